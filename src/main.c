@@ -1,2 +1,55 @@
+/*
+ * main.c - command dispatch only. Each command lives in src/cli/.
+ */
 #include <stdio.h>
-int main(void) { puts("mlworker: under construction"); return 0; }
+#include <string.h>
+
+#include "cli/commands.h"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("mlworker %s\n", MLW_VERSION);
+    return 0;
+}
+
+static const struct command COMMANDS[] = {
+    {"run", cmd_run, "run the worker (the default when no command is given)"},
+    {"migrate", cmd_migrate, "create or upgrade the database schema"},
+    {"demo", cmd_demo, "seed a fresh embedded database with sample data, process it, summarize"},
+    {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mlworker [COMMAND] [--help]\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\nConfiguration comes from the environment; see `mlworker run --help`.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return cmd_run(0, argv + 1);
+    const char *name = argv[1];
+    if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version"))
+        return cmd_version(0, NULL);
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (!strcmp(name, COMMANDS[i].name))
+            return COMMANDS[i].fn(argc - 2, argv + 2);
+    fprintf(stderr, "mlworker: unknown command '%s'\n", name);
+    usage(stderr);
+    return EXIT_USAGE;
+}

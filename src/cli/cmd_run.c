@@ -1,0 +1,121 @@
+/* cmd_run.c - `mlworker run`: the long-running worker. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/signals.h"
+#include "core/timeutil.h"
+#include "jobs/runner.h"
+#include "store/store.h"
+
+static const char *env(const char *name) { return getenv(name); }
+
+void cli_print_problems(const char *problems)
+{
+    const char *p = problems;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        fprintf(stderr, "mlworker: configuration error: %.*s\n", len, p);
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mlworker run\n"
+            "\n"
+            "Runs the worker in the mode ML_WORKER_MODE selects (aggregation by default):\n"
+            "claims pending vitals and nutrition rows, categorizes them and recomputes\n"
+            "their hourly/daily/weekly/monthly aggregates. Applies schema migrations first.\n"
+            "SIGTERM or SIGINT stops it after the current (user, date) transaction; exit 0.\n"
+            "\n");
+    if (f == stdout)
+        config_print_help();
+}
+
+int cmd_run(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc > 0) {
+        fprintf(stderr, "mlworker run: unexpected argument '%s'\n", argv[0]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    struct config cfg;
+    char problems[4096];
+    if (config_load(&cfg, env, problems, sizeof problems) != MLW_OK) {
+        cli_print_problems(problems);
+        config_free(&cfg);
+        return 1;
+    }
+    log_setup(cfg.log_json ? LOG_JSON : LOG_TEXT, (enum log_level)cfg.log_level);
+    if (cfg.mode != MODE_AGGREGATION) {
+        fprintf(stderr,
+                "mlworker: configuration error: ML_WORKER_MODE=%s is not available yet in this "
+                "version (the SQS consumer is not built); use ML_WORKER_MODE=aggregation\n",
+                config_mode_name(cfg.mode));
+        config_free(&cfg);
+        return 1;
+    }
+    if (signals_install() != 0) {
+        fprintf(stderr, "mlworker: cannot install signal handlers\n");
+        config_free(&cfg);
+        return 1;
+    }
+
+    struct mlw_err err = {0};
+    struct store *st = NULL;
+    if (store_open(&cfg.db, &st, &err) != MLW_OK) {
+        fprintf(stderr, "mlworker: cannot open the database (%s): %s\n", cfg.db.origin, err.msg);
+        config_free(&cfg);
+        return 1;
+    }
+    int applied = 0;
+    if (store_migrate(st, &applied, &err) != MLW_OK) {
+        fprintf(stderr, "mlworker: cannot prepare the database schema: %s\n", err.msg);
+        store_close(st);
+        config_free(&cfg);
+        return 1;
+    }
+
+    char line[81];
+    memset(line, '=', 80);
+    line[80] = '\0';
+    log_info("%s", line);
+    log_info("ML Worker Service - Lab Categorization, LOINC Mapping & Aggregation");
+    log_info("Mode: AGGREGATION");
+    log_info("%s", line);
+    log_info("Version %s, database %s%s", MLW_VERSION, cfg.db.display,
+             applied ? " (schema migrated)" : "");
+    log_info("LOINC mapping %s", cfg.loinc_enabled ? "requested (LOINC_ENABLED=1)" : "disabled");
+
+    runner_set_worker_id(st, "aggregation");
+    struct runner_totals totals = {0};
+    totals.started = mlw_monotonic();
+    int rc = runner_aggregation(&cfg, st, &totals);
+    if (signals_stop_requested())
+        log_info("\xf0\x9f\x9b\x91 Received signal %d, initiating graceful shutdown...", signals_last());
+    log_info("ML Worker shutting down...");
+    runner_log_stats(&totals);
+    store_close(st);
+    config_free(&cfg);
+    if (rc == 0)
+        log_info("ML Worker stopped gracefully");
+    return rc;
+}

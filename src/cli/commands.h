@@ -1,0 +1,21 @@
+/*
+ * commands.h - the subcommands of the mlworker binary. Each takes the
+ * arguments after its name and returns the process exit status:
+ * 0 success or graceful stop, 1 fatal configuration/startup error,
+ * 2 usage error.
+ */
+#ifndef MLW_COMMANDS_H
+#define MLW_COMMANDS_H
+
+#define EXIT_USAGE 2
+
+int cmd_run(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Shared by commands: config problems, one line each, then exit 1. */
+void cli_print_problems(const char *problems);
+/* Does argv hold -h/--help? */
+int cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * signals.h - graceful shutdown.
+ *
+ * SIGTERM and SIGINT only set a flag (and wake sleepers); workers check it
+ * between units of work. A second signal while stopping is logged and
+ * ignored: the current transaction still finishes.
+ */
+#ifndef MLW_SIGNALS_H
+#define MLW_SIGNALS_H
+
+int signals_install(void);
+int signals_stop_requested(void);
+void signals_request_stop(void);     /* as if a signal arrived (tests, fatal paths) */
+int signals_last(void);              /* last signal number seen, 0 if none */
+/* Sleep up to seconds, returning early (1) when a stop is requested. */
+int signals_sleep(double seconds);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * pipeline_int.h - shared between pipeline.c (claims, groups, retries) and
+ * the per-domain group processors vitals_job.c and nutrition_job.c.
+ */
+#ifndef MLW_PIPELINE_INT_H
+#define MLW_PIPELINE_INT_H
+
+#include "core/arena.h"
+#include "core/timeutil.h"
+#include "jobs/pipeline.h"
+
+/* Grouping day of rows whose date cannot be parsed: they only get failed. */
+#define DAY_INVALID INT32_MIN
+
+struct group {
+    int64_t user_id;
+    mlw_day day;
+    size_t *rows;   /* indexes into batch->claimed */
+    size_t n;
+};
+
+struct domain_ops {
+    const char *name;
+    const char *table;
+    const char *claim_sql;    /* params: worker, now, now, limit; RETURNING id, user_id, <date>, ... */
+    const char *claim_user_sql; /* same with "AND user_id = ?" before the limit */
+    int date_col;             /* column of the grouping date in the claim result */
+    int date_is_timestamp;    /* vitals: start_date timestamp; nutrition: meal_date date */
+    /* Process one group inside an open transaction. Returns MLW_OK or an
+     * error (the caller rolls back). */
+    int (*process_group)(struct store *st, const struct store_rows *claimed,
+                         const struct group *g, struct arena *a, struct pipeline_stats *gs,
+                         struct mlw_err *err);
+};
+
+extern const struct domain_ops vitals_domain;
+extern const struct domain_ops nutrition_domain;
+
+/* Set a claimed row's final status. Returns 1 if the claim was still ours
+ * (row updated), 0 if it was lost, or a negative error. */
+int pipeline_finish_row(struct store *st, const char *table, int64_t id, const char *status,
+                        const char *failure_reason, struct mlw_err *err);
+
+/* Replace helper: delete the rows of table in scope whose key is not among
+ * keep (sorted array of NUL-terminated strings). select_sql returns
+ * (id, key text) of the rows in scope. */
+int pipeline_delete_stale(struct store *st, const char *select_sql, const char *delete_sql,
+                          const struct sval *scope, int nscope, char **keep, size_t nkeep,
+                          struct mlw_err *err);
+int pipeline_cmp_str(const void *a, const void *b); /* for qsort of char* arrays */
+
+/* Text of a value for failure reasons: clipped and printable. */
+void pipeline_describe(const struct sval *v, char *out, size_t cap);
+
+#endif

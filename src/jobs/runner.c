@@ -1,0 +1,117 @@
+/* runner.c - see runner.h. */
+#include "jobs/runner.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/signals.h"
+#include "core/timeutil.h"
+
+void runner_set_worker_id(struct store *st, const char *role)
+{
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    snprintf(st->worker_id, sizeof st->worker_id, "%.60s:%ld:%.16s", host, (long)getpid(), role);
+}
+
+void runner_log_stats(const struct runner_totals *t)
+{
+    double up = mlw_monotonic() - t->started;
+    int64_t done = t->vitals.done + t->nutrition.done;
+    int64_t failed = t->vitals.failed + t->nutrition.failed;
+    log_info("\xf0\x9f\x93\x88 Worker Stats:");
+    log_info("   Uptime: %.0fs", up);
+    log_info("   Processed: %lld (vitals %lld, nutrition %lld)", (long long)done,
+             (long long)t->vitals.done, (long long)t->nutrition.done);
+    log_info("   Failed rows: %lld (vitals %lld, nutrition %lld)", (long long)failed,
+             (long long)t->vitals.failed, (long long)t->nutrition.failed);
+    log_info("   Errors: %lld", (long long)t->errors);
+    log_info("   Batches: %lld, reclaimed claims: %lld", (long long)t->batches,
+             (long long)(t->vitals.reclaimed + t->nutrition.reclaimed));
+    log_info("   Rate: %.1f rows/s", up > 0 ? (double)(done + failed) / up : 0.0);
+    if (done + failed > 0)
+        log_info("   Success Rate: %.1f%%", 100.0 * (double)done / (double)(done + failed));
+}
+
+static void log_domain(const char *emoji, const char *name, const char *ok_word,
+                       const struct pipeline_stats *before, const struct pipeline_stats *after)
+{
+    int64_t done = after->done - before->done, failed = after->failed - before->failed;
+    int64_t groups = after->groups - before->groups;
+    if (done + failed == 0)
+        return;
+    log_info("%s %s: %lld %s, %lld failed (%lld user-day group%s)", emoji, name, (long long)done,
+             ok_word, (long long)failed, (long long)groups, groups == 1 ? "" : "s");
+}
+
+int runner_aggregation(const struct config *cfg, struct store *st, struct runner_totals *t)
+{
+    struct pipeline_opts opts = {cfg->aggregation_batch_size, cfg->claim_timeout, -1};
+    double last_stats = mlw_monotonic();
+    int idle_logged = 0, failures = 0;
+
+    log_info("\xf0\x9f\x94\x84 Starting background aggregation mode... (batch size %d, poll every %gs%s)",
+             cfg->aggregation_batch_size, cfg->poll_interval,
+             cfg->exit_when_idle ? ", exit when idle" : "");
+    while (!signals_stop_requested()) {
+        struct mlw_err err = {0};
+        struct batch *vb = NULL, *nb = NULL;
+        int rc = pipeline_claim(st, DOMAIN_VITALS, &opts, &vb, &t->vitals, &err);
+        if (rc == MLW_OK)
+            rc = pipeline_claim(st, DOMAIN_NUTRITION, &opts, &nb, &t->nutrition, &err);
+        int64_t nv = batch_size_claimed(vb), nn = batch_size_claimed(nb);
+        if (rc == MLW_OK && nv + nn > 0) {
+            idle_logged = 0;
+            t->batches++;
+            log_info("\xf0\x9f\x93\x8a Processing batch: %lld vitals + %lld nutrition + 0 lab reports",
+                     (long long)nv, (long long)nn);
+            struct pipeline_stats v0 = t->vitals, n0 = t->nutrition;
+            rc = pipeline_process(st, vb, &t->vitals, &err);
+            vb = NULL;
+            int rc2 = pipeline_process(st, nb, &t->nutrition, rc ? NULL : &err);
+            nb = NULL;
+            if (rc == MLW_OK)
+                rc = rc2;
+            log_domain("\xf0\x9f\x92\x93", "Vitals", "categorized", &v0, &t->vitals);
+            log_domain("\xf0\x9f\x8d\x8e", "Nutrition", "completed", &n0, &t->nutrition);
+        } else if (vb) {
+            /* The nutrition claim failed after the vitals claim: give it back. */
+            pipeline_abandon(st, vb, &t->vitals);
+        }
+
+        if (mlw_monotonic() - last_stats >= cfg->stats_interval) {
+            runner_log_stats(t);
+            last_stats = mlw_monotonic();
+        }
+        if (rc != MLW_OK) {
+            t->errors++;
+            failures++;
+            log_error("\xe2\x9d\x8c Aggregation batch failed: %s", err.msg);
+            if (cfg->exit_when_idle)
+                return 1;
+            double wait = failures > 6 ? 60.0 : (double)(1 << (failures - 1));
+            if (wait > cfg->poll_interval && cfg->poll_interval >= 1)
+                wait = cfg->poll_interval;
+            log_warn("Retrying in %.0fs", wait);
+            signals_sleep(wait);
+            continue;
+        }
+        failures = 0;
+        if (nv + nn > 0)
+            continue;
+        if (cfg->exit_when_idle) {
+            log_info("\xe2\x9c\x85 No pending work; exiting (ML_WORKER_EXIT_WHEN_IDLE=1)");
+            return 0;
+        }
+        if (!idle_logged) {
+            log_info("\xf0\x9f\x92\xa4 No pending work; checking again every %gs", cfg->poll_interval);
+            idle_logged = 1;
+        }
+        double wait = cfg->poll_interval, left = cfg->stats_interval - (mlw_monotonic() - last_stats);
+        signals_sleep(left > 0 && left < wait ? left : wait);
+    }
+    return 0;
+}

@@ -1,0 +1,156 @@
+/* store.c - backend-independent parts of store.h: values, result sets,
+ * dispatch and migrations. */
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/timeutil.h"
+#include "store/schema.h"
+
+struct sval sv_text(const char *s)
+{
+    return s ? (struct sval){.type = SV_TEXT, .s = s, .n = strlen(s)} : sv_null();
+}
+
+struct sval sv_textn(const char *s, size_t n)
+{
+    return s ? (struct sval){.type = SV_TEXT, .s = s, .n = n} : sv_null();
+}
+
+int64_t sv_as_int(const struct sval *v)
+{
+    switch (v->type) {
+    case SV_INT: return v->i;
+    case SV_REAL: return (int64_t)v->d;
+    case SV_TEXT: return strtoll(v->s, NULL, 10);
+    default: return 0;
+    }
+}
+
+const char *sv_as_text(const struct sval *v) { return v->type == SV_TEXT ? v->s : NULL; }
+
+void store_rows_free(struct store_rows *r)
+{
+    if (r->buf) {
+        arena_free((struct arena *)r->buf);
+        free(r->buf);
+    }
+    free(r->cells);
+    memset(r, 0, sizeof *r);
+}
+
+int store_open(const struct db_target *target, struct store **out, struct mlw_err *err)
+{
+    *out = NULL;
+    switch (target->kind) {
+    case DB_SQLITE:
+        return store_sqlite_open(target->location, out, err);
+    case DB_POSTGRES:
+        return mlw_err_set(err, MLW_EUNSUPPORTED,
+                           "PostgreSQL (%s) is not available in this build yet; "
+                           "use DATABASE_URL=sqlite:///path.db",
+                           target->display);
+    }
+    return mlw_err_set(err, MLW_EINVAL, "unknown database kind");
+}
+
+void store_close(struct store *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+int store_exec(struct store *st, const char *sql, const struct sval *p, int np, int64_t *changes,
+               struct mlw_err *err)
+{
+    return st->ops->exec(st, sql, p, np, changes, err);
+}
+
+int store_query(struct store *st, const char *sql, const struct sval *p, int np,
+                struct store_rows *out, struct mlw_err *err)
+{
+    return st->ops->query(st, sql, p, np, out, err);
+}
+
+int store_begin(struct store *st, struct mlw_err *err) { return st->ops->begin(st, err); }
+int store_commit(struct store *st, struct mlw_err *err) { return st->ops->commit(st, err); }
+int store_rollback(struct store *st) { return st->ops->rollback(st); }
+
+static const char *dialect_name(enum db_kind k) { return k == DB_POSTGRES ? "postgres" : "sqlite"; }
+
+int store_schema_latest(enum db_kind dialect)
+{
+    int v = 0;
+    for (const struct schema_migration *m = schema_migrations; m->dialect; m++)
+        if (!strcmp(m->dialect, dialect_name(dialect)) && m->version > v)
+            v = m->version;
+    return v;
+}
+
+static const char VERSION_TABLE[] =
+    "CREATE TABLE IF NOT EXISTS mlw_schema_version ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+int store_schema_version(struct store *st, int *version, struct mlw_err *err)
+{
+    struct store_rows r = {0};
+    *version = 0;
+    int rc = store_query(st,
+                         st->dialect == DB_SQLITE
+                             ? "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='mlw_schema_version'"
+                             : "SELECT count(*) FROM information_schema.tables WHERE table_name='mlw_schema_version'",
+                         NULL, 0, &r, err);
+    if (rc)
+        return rc;
+    int exists = r.nrows && sv_as_int(store_cell(&r, 0, 0)) > 0;
+    store_rows_free(&r);
+    if (!exists)
+        return MLW_OK;
+    rc = store_query(st, "SELECT COALESCE(MAX(version), 0) FROM mlw_schema_version", NULL, 0, &r, err);
+    if (rc)
+        return rc;
+    *version = (int)sv_as_int(store_cell(&r, 0, 0));
+    store_rows_free(&r);
+    return MLW_OK;
+}
+
+int store_migrate(struct store *st, int *applied, struct mlw_err *err)
+{
+    *applied = 0;
+    const char *dialect = dialect_name(st->dialect);
+    for (const struct schema_migration *m = schema_migrations; m->dialect; m++) {
+        if (strcmp(m->dialect, dialect))
+            continue;
+        /* One transaction per migration; the version is re-read under the
+         * write lock so two workers starting together apply it once. */
+        int rc = store_begin(st, err);
+        if (rc)
+            return rc;
+        int current = 0;
+        if ((rc = st->ops->script(st, VERSION_TABLE, err)) ||
+            (rc = store_schema_version(st, &current, err))) {
+            store_rollback(st);
+            return rc;
+        }
+        if (m->version <= current) {
+            store_rollback(st);
+            continue;
+        }
+        char now[MLW_TS_LEN];
+        mlw_utc_now_text(now);
+        struct sval p[3] = {sv_int(m->version), sv_text(m->name), sv_text(now)};
+        if ((rc = st->ops->script(st, m->sql, err)) ||
+            (rc = store_exec(st, "INSERT INTO mlw_schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                             p, 3, NULL, err)) ||
+            (rc = store_commit(st, err))) {
+            store_rollback(st);
+            mlw_err_set(err, rc, "migration %s %03d_%s failed", dialect, m->version, m->name);
+            return rc;
+        }
+        (*applied)++;
+    }
+    return MLW_OK;
+}
