@@ -1,0 +1,738 @@
+/*
+ * bert.c - BERT encoder: weight loading (the only file I/O, in bert_load)
+ * and the forward pass; see bert.h for the math.
+ *
+ * Execution model. bert_load() starts n_threads - 1 workers; the thread that
+ * calls bert_embed() is worker 0. bert_embed() splits the batch into chunks
+ * of at most cap_tokens packed tokens, and for each chunk publishes a job
+ * (bumps `generation`) and runs bert_forward(tid = 0). Every worker runs the
+ * same bert_forward() on its share of each step, with a barrier between
+ * steps that read what another thread wrote:
+ *
+ *   embed rows | {QKV cols | attention (seq, head) | Wo cols | add+LN rows |
+ *   W1+gelu cols | W2 cols | add+LN rows} x layers | pool sequences
+ *
+ * The last barrier of bert_forward() is also the completion signal: when
+ * worker 0 passes it, every worker has finished the chunk. Workers then wait
+ * for the next generation (or `shutdown`).
+ *
+ * Invariants: a chunk holds at least one sequence and at most cap_tokens
+ * tokens; every sequence is 1..max_position tokens; all ids are in range
+ * (checked before any work starts, so the forward pass cannot fail).
+ */
+#include "ml/bert.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ml/safetensors.h"
+
+#define BERT_MAX_LAYERS 256
+#define BERT_MAX_THREADS 256
+#define BERT_DEFAULT_BATCH_TOKENS 2048
+/* Query rows per attention block: the score buffer is [BERT_QBLOCK, max_pos]. */
+#define BERT_QBLOCK 64
+
+struct bert_layer {
+    const float *wq, *bq, *wk, *bk, *wv, *bv; /* [H, H], [H] */
+    const float *wo, *bo;                     /* [H, H], [H] */
+    const float *ln1_g, *ln1_b;               /* [H] */
+    const float *w1, *b1;                     /* [FF, H], [FF] */
+    const float *w2, *b2;                     /* [H, FF], [H] */
+    const float *ln2_g, *ln2_b;               /* [H] */
+};
+
+struct bert_model;
+
+struct bert_worker_arg {
+    struct bert_model *m;
+    int tid;
+};
+
+/* One chunk of packed sequences, set by bert_embed() for the workers. */
+struct bert_job {
+    const int32_t *const *ids; /* n_seq sequences */
+    const int *lens;
+    int n_seq;
+    int n_tok;                 /* sum of lens */
+    float *out;                /* [n_seq, H] */
+};
+
+struct bert_model {
+    struct model_config cfg;
+    struct safetensors st;
+    int H, FF, n_heads, d_head, n_layers, max_pos, vocab;
+    float eps;
+    int normalize;
+
+    const float *word;         /* [vocab, H] */
+    const float *pos;          /* [max_pos, H] */
+    const float *type0;        /* [H]: token type 0 */
+    const float *emb_ln_g, *emb_ln_b;
+    struct bert_layer *layers;
+
+    float **owned;             /* fp32 copies of F16/BF16/unaligned tensors */
+    size_t n_owned, cap_owned;
+
+    /* workspace for one chunk */
+    int cap_tokens;
+    float *x;                  /* [cap_tokens, H]   hidden states */
+    float *qkv;                /* [cap_tokens, 3H]  Q | K | V */
+    float *ctx;                /* [cap_tokens, H]   attention output (pre Wo) */
+    float *tmp;                /* [cap_tokens, H]   sub-layer output */
+    float *ffn;                /* [cap_tokens, FF]   gelu(W1 x + b1) */
+    float *scores;             /* [n_threads, BERT_QBLOCK, max_pos] */
+    int *seq_start;            /* [cap_tokens] token offset of each sequence */
+
+    /* threads */
+    int n_threads;
+    pthread_t *threads;        /* n_threads - 1 workers */
+    struct bert_worker_arg *args; /* [n_threads]; args[0] unused (the caller) */
+    int n_started;
+    pthread_mutex_t embed_lock; /* one bert_embed() at a time */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned long generation;
+    int shutdown;
+    int sync_ready;            /* mu/cv/barrier initialised */
+    int lock_ready;
+    pthread_barrier_t barrier;
+    struct bert_job job;
+    atomic_int attn_next[BERT_MAX_LAYERS]; /* work-item counters, reset per chunk */
+};
+
+
+/* ------------------------------------------------------------------------ */
+/* Loading                                                                   */
+
+static int bert_keep(struct bert_model *m, float *p)
+{
+    if (m->n_owned == m->cap_owned) {
+        size_t cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        float **n = realloc(m->owned, cap * sizeof *n);
+        if (n == NULL)
+            return -1;
+        m->owned = n;
+        m->cap_owned = cap;
+    }
+    m->owned[m->n_owned++] = p;
+    return 0;
+}
+
+/*
+** Fetch tensor prefix+name with shape [d0] (d1 == 0) or [d0, d1] as fp32:
+** in place from the mapping when it is aligned F32, else a converted copy.
+*/
+static int bert_tensor(struct bert_model *m, const char *prefix, const char *name, int64_t d0,
+                       int64_t d1, const float **out, struct mlw_err *err)
+{
+    char full[256];
+    int n = snprintf(full, sizeof full, "%s%s", prefix, name);
+    if (n < 0 || (size_t)n >= sizeof full)
+        return mlw_err_set(err, MLW_EINVAL, "tensor name too long: %s%s", prefix, name);
+    int64_t shape[2] = {d0, d1};
+    const struct safetensors_tensor *t;
+    int rc = safetensors_get_float(&m->st, full, d1 ? 2 : 1, shape, &t, err);
+    if (rc != MLW_OK)
+        return rc;
+    if (t->dtype == SAFETENSORS_DTYPE_F32 && ((uintptr_t)t->data % _Alignof(float)) == 0) {
+        *out = t->data;
+        return MLW_OK;
+    }
+    float *copy = malloc(t->numel * sizeof(float));
+    if (copy == NULL || bert_keep(m, copy) != 0) {
+        free(copy);
+        return mlw_err_set(err, MLW_ENOMEM, "%s: out of memory converting tensor \"%s\"",
+                           m->st.path, full);
+    }
+    safetensors_to_f32(t->dtype, t->data, t->numel, copy);
+    *out = copy;
+    return MLW_OK;
+}
+
+/* LayerNorm parameters: ".weight"/".bias", or the older ".gamma"/".beta". */
+static int bert_layernorm(struct bert_model *m, const char *prefix, const char *base,
+                          const float **g, const float **b, struct mlw_err *err)
+{
+    char wname[200], bname[200];
+    snprintf(wname, sizeof wname, "%s%s.weight", prefix, base);
+    const char *wsuf = ".weight", *bsuf = ".bias";
+    if (safetensors_find(&m->st, wname) == NULL) {
+        snprintf(wname, sizeof wname, "%s%s.gamma", prefix, base);
+        if (safetensors_find(&m->st, wname) != NULL) {
+            wsuf = ".gamma";
+            bsuf = ".beta";
+        }
+    }
+    snprintf(wname, sizeof wname, "%s%s", base, wsuf);
+    snprintf(bname, sizeof bname, "%s%s", base, bsuf);
+    int rc = bert_tensor(m, prefix, wname, m->H, 0, g, err);
+    if (rc == MLW_OK)
+        rc = bert_tensor(m, prefix, bname, m->H, 0, b, err);
+    return rc;
+}
+
+static int bert_load_weights(struct bert_model *m, struct mlw_err *err)
+{
+    const char *prefix = "";
+    if (safetensors_find(&m->st, "embeddings.word_embeddings.weight") == NULL &&
+        safetensors_find(&m->st, "bert.embeddings.word_embeddings.weight") != NULL)
+        prefix = "bert.";
+    int H = m->H, FF = m->FF;
+    int rc;
+    const float *types;
+    if ((rc = bert_tensor(m, prefix, "embeddings.word_embeddings.weight", m->vocab, H, &m->word,
+                          err)) ||
+        (rc = bert_tensor(m, prefix, "embeddings.position_embeddings.weight", m->max_pos, H,
+                          &m->pos, err)) ||
+        (rc = bert_tensor(m, prefix, "embeddings.token_type_embeddings.weight",
+                          m->cfg.type_vocab_size, H, &types, err)) ||
+        (rc = bert_layernorm(m, prefix, "embeddings.LayerNorm", &m->emb_ln_g, &m->emb_ln_b,
+                             err)))
+        return rc;
+    m->type0 = types;
+
+    for (int l = 0; l < m->n_layers; l++) {
+        struct bert_layer *L = &m->layers[l];
+        char p[64];
+        snprintf(p, sizeof p, "%sencoder.layer.%d.", prefix, l);
+        if ((rc = bert_tensor(m, p, "attention.self.query.weight", H, H, &L->wq, err)) ||
+            (rc = bert_tensor(m, p, "attention.self.query.bias", H, 0, &L->bq, err)) ||
+            (rc = bert_tensor(m, p, "attention.self.key.weight", H, H, &L->wk, err)) ||
+            (rc = bert_tensor(m, p, "attention.self.key.bias", H, 0, &L->bk, err)) ||
+            (rc = bert_tensor(m, p, "attention.self.value.weight", H, H, &L->wv, err)) ||
+            (rc = bert_tensor(m, p, "attention.self.value.bias", H, 0, &L->bv, err)) ||
+            (rc = bert_tensor(m, p, "attention.output.dense.weight", H, H, &L->wo, err)) ||
+            (rc = bert_tensor(m, p, "attention.output.dense.bias", H, 0, &L->bo, err)) ||
+            (rc = bert_layernorm(m, p, "attention.output.LayerNorm", &L->ln1_g, &L->ln1_b,
+                                 err)) ||
+            (rc = bert_tensor(m, p, "intermediate.dense.weight", FF, H, &L->w1, err)) ||
+            (rc = bert_tensor(m, p, "intermediate.dense.bias", FF, 0, &L->b1, err)) ||
+            (rc = bert_tensor(m, p, "output.dense.weight", H, FF, &L->w2, err)) ||
+            (rc = bert_tensor(m, p, "output.dense.bias", H, 0, &L->b2, err)) ||
+            (rc = bert_layernorm(m, p, "output.LayerNorm", &L->ln2_g, &L->ln2_b, err)))
+            return rc;
+    }
+    /* A layer beyond num_hidden_layers means config.json and weights disagree. */
+    char extra[64];
+    snprintf(extra, sizeof extra, "%sencoder.layer.%d.output.dense.weight", prefix, m->n_layers);
+    if (safetensors_find(&m->st, extra) != NULL)
+        return mlw_err_set(err, MLW_EFORMAT,
+                           "%s: has tensor \"%s\" but config.json says num_hidden_layers=%d",
+                           m->st.path, extra, m->n_layers);
+    return MLW_OK;
+}
+
+static int bert_default_threads(void)
+{
+    const char *env = getenv("ML_WORKER_THREADS");
+    if (env != NULL && env[0] != '\0') {
+        char *end;
+        errno = 0;
+        long v = strtol(env, &end, 10);
+        if (errno == 0 && *end == '\0' && v >= 1 && v <= BERT_MAX_THREADS)
+            return (int)v;
+    }
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int c = CPU_COUNT(&set);
+        if (c >= 1)
+            return c > BERT_MAX_THREADS ? BERT_MAX_THREADS : c;
+    }
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    if (c < 1)
+        return 1;
+    return c > BERT_MAX_THREADS ? BERT_MAX_THREADS : (int)c;
+}
+
+static void *bert_worker_main(void *arg);
+
+static int bert_start_threads(struct bert_model *m, struct mlw_err *err)
+{
+    if (pthread_mutex_init(&m->embed_lock, NULL) != 0)
+        return mlw_err_set(err, MLW_ENOMEM, "cannot create a mutex");
+    m->lock_ready = 1;
+    if (m->n_threads == 1)
+        return MLW_OK;
+    if (pthread_mutex_init(&m->mu, NULL) != 0)
+        return mlw_err_set(err, MLW_ENOMEM, "cannot create a mutex");
+    if (pthread_cond_init(&m->cv, NULL) != 0) {
+        pthread_mutex_destroy(&m->mu);
+        return mlw_err_set(err, MLW_ENOMEM, "cannot create a condition variable");
+    }
+    if (pthread_barrier_init(&m->barrier, NULL, (unsigned)m->n_threads) != 0) {
+        pthread_cond_destroy(&m->cv);
+        pthread_mutex_destroy(&m->mu);
+        return mlw_err_set(err, MLW_ENOMEM, "cannot create a barrier");
+    }
+    m->sync_ready = 1;
+    m->threads = calloc((size_t)m->n_threads, sizeof *m->threads);
+    m->args = calloc((size_t)m->n_threads, sizeof *m->args);
+    if (m->threads == NULL || m->args == NULL)
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory for %d threads", m->n_threads);
+    for (int t = 1; t < m->n_threads; t++) {
+        m->args[t].m = m;
+        m->args[t].tid = t;
+        int e = pthread_create(&m->threads[t - 1], NULL, bert_worker_main, &m->args[t]);
+        if (e != 0) /* bert_free() stops the ones that started */
+            return mlw_err_set(err, MLW_ENOMEM, "cannot start encoder thread %d of %d: %s", t,
+                               m->n_threads, strerror(e));
+        m->n_started++;
+    }
+    return MLW_OK;
+}
+
+int bert_load(const char *dir, const struct bert_opts *opts, struct bert_model **out,
+              struct mlw_err *err)
+{
+    *out = NULL;
+    struct bert_opts def = {0};
+    if (opts == NULL)
+        opts = &def;
+    struct bert_model *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    int rc = model_config_load(dir, &m->cfg, err);
+    if (rc != MLW_OK)
+        goto fail;
+    const struct model_config *c = &m->cfg;
+    m->H = c->hidden_size;
+    m->FF = c->intermediate_size;
+    m->n_heads = c->num_attention_heads;
+    m->d_head = c->hidden_size / c->num_attention_heads;
+    m->n_layers = c->num_hidden_layers;
+    m->max_pos = c->max_position_embeddings;
+    m->vocab = c->vocab_size;
+    m->eps = c->layer_norm_eps;
+    m->normalize = !opts->no_normalize;
+    if (m->n_layers > BERT_MAX_LAYERS) {
+        rc = mlw_err_set(err, MLW_EUNSUPPORTED, "%s/config.json: %d layers (max %d)", c->dir,
+                         m->n_layers, BERT_MAX_LAYERS);
+        goto fail;
+    }
+
+    char path[MODEL_CONFIG_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/model.safetensors", c->dir);
+    if (access(path, F_OK) != 0) {
+        char bin[MODEL_CONFIG_PATH_MAX + 64];
+        snprintf(bin, sizeof bin, "%s/pytorch_model.bin", c->dir);
+        if (access(bin, F_OK) == 0)
+            rc = mlw_err_set(err, MLW_EUNSUPPORTED,
+                             "%s: missing; only %s is there, and the PyTorch pickle format is "
+                             "not supported yet (convert it to safetensors)", path, bin);
+        else
+            rc = mlw_err_set(err, MLW_ENOTFOUND, "%s: missing (no weights in %s)", path,
+                             c->dir);
+        goto fail;
+    }
+    rc = safetensors_open(path, &m->st, err);
+    if (rc != MLW_OK)
+        goto fail;
+    m->layers = calloc((size_t)m->n_layers, sizeof *m->layers);
+    if (m->layers == NULL) {
+        rc = mlw_err_set(err, MLW_ENOMEM, "out of memory");
+        goto fail;
+    }
+    rc = bert_load_weights(m, err);
+    if (rc != MLW_OK)
+        goto fail;
+
+    m->n_threads = opts->n_threads > 0 ? opts->n_threads : bert_default_threads();
+    if (m->n_threads > BERT_MAX_THREADS)
+        m->n_threads = BERT_MAX_THREADS;
+    m->cap_tokens = opts->max_batch_tokens > 0 ? opts->max_batch_tokens
+                                               : BERT_DEFAULT_BATCH_TOKENS;
+    if (m->cap_tokens < m->max_pos)
+        m->cap_tokens = m->max_pos;
+    size_t T = (size_t)m->cap_tokens, H = (size_t)m->H;
+    m->x = malloc(T * H * sizeof(float));
+    m->qkv = malloc(T * 3 * H * sizeof(float));
+    m->ctx = malloc(T * H * sizeof(float));
+    m->tmp = malloc(T * H * sizeof(float));
+    m->ffn = malloc(T * (size_t)m->FF * sizeof(float));
+    m->scores = malloc((size_t)m->n_threads * BERT_QBLOCK * (size_t)m->max_pos * sizeof(float));
+    m->seq_start = malloc(T * sizeof(int));
+    if (!m->x || !m->qkv || !m->ctx || !m->tmp || !m->ffn || !m->scores || !m->seq_start) {
+        rc = mlw_err_set(err, MLW_ENOMEM, "out of memory for a %d-token workspace",
+                         m->cap_tokens);
+        goto fail;
+    }
+
+    /* The model splits the work itself; nested BLAS threads would fight it. */
+    openblas_set_num_threads(1);
+    rc = bert_start_threads(m, err);
+    if (rc != MLW_OK)
+        goto fail;
+    *out = m;
+    return MLW_OK;
+fail:
+    bert_free(m);
+    return rc;
+}
+
+void bert_free(struct bert_model *m)
+{
+    if (m == NULL)
+        return;
+    if (m->n_started > 0) {
+        pthread_mutex_lock(&m->mu);
+        m->shutdown = 1;
+        pthread_cond_broadcast(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+        for (int t = 0; t < m->n_started; t++)
+            pthread_join(m->threads[t], NULL);
+    }
+    if (m->sync_ready) {
+        pthread_barrier_destroy(&m->barrier);
+        pthread_cond_destroy(&m->cv);
+        pthread_mutex_destroy(&m->mu);
+    }
+    if (m->lock_ready)
+        pthread_mutex_destroy(&m->embed_lock);
+    free(m->threads);
+    free(m->args);
+    for (size_t i = 0; i < m->n_owned; i++)
+        free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    free(m->x);
+    free(m->qkv);
+    free(m->ctx);
+    free(m->tmp);
+    free(m->ffn);
+    free(m->scores);
+    free(m->seq_start);
+    safetensors_close(&m->st);
+    free(m);
+}
+
+int bert_dim(const struct bert_model *m) { return m->H; }
+int bert_max_positions(const struct bert_model *m) { return m->max_pos; }
+int bert_threads(const struct bert_model *m) { return m->n_threads; }
+const struct model_config *bert_config(const struct bert_model *m) { return &m->cfg; }
+
+/* ------------------------------------------------------------------------ */
+/* Compute kernels: memory in, memory out.                                   */
+
+/* [lo, hi) of n items for thread tid of nt; boundaries on multiples of `align`. */
+static void bert_split(int n, int tid, int nt, int align, int *lo, int *hi)
+{
+    long a = (long)n * tid / nt, b = (long)n * (tid + 1) / nt;
+    if (align > 1) {
+        a = a / align * align;
+        b = tid == nt - 1 ? n : b / align * align;
+    }
+    *lo = (int)a;
+    *hi = (int)b;
+}
+
+/*
+** y[:, c0:c1] = x · W[c0:c1, :]^T + b[c0:c1], optionally followed by gelu.
+** x: [T, k] (row stride ldx); W: [n, k] row-major (PyTorch Linear layout);
+** y: [T, n] (row stride ldy). Only columns c0..c1-1 are written.
+*/
+static void bert_linear_cols(const float *x, int ldx, int T, int k, const float *w,
+                             const float *b, float *y, int ldy, int c0, int c1, int gelu)
+{
+    int nc = c1 - c0;
+    if (nc <= 0 || T <= 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, nc, k, 1.0f, x, ldx,
+                w + (size_t)c0 * (size_t)k, k, 0.0f, y + c0, ldy);
+    for (int t = 0; t < T; t++) {
+        float *row = y + (size_t)t * (size_t)ldy;
+        if (gelu) {
+            /* gelu(v) = v/2 · (1 + erf(v/√2)) — the exact form, as torch's default */
+            for (int j = c0; j < c1; j++) {
+                float v = row[j] + b[j];
+                row[j] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
+            }
+        } else {
+            for (int j = c0; j < c1; j++)
+                row[j] += b[j];
+        }
+    }
+}
+
+/* row = LayerNorm(row) = (row - mean) / sqrt(var + eps) · g + b, biased var. */
+static void bert_layernorm_row(float *row, int H, const float *g, const float *b, float eps)
+{
+    double sum = 0.0;
+    for (int j = 0; j < H; j++)
+        sum += row[j];
+    double mean = sum / H;
+    double var = 0.0;
+    for (int j = 0; j < H; j++) {
+        double d = row[j] - mean;
+        var += d * d;
+    }
+    var /= H;
+    double inv = 1.0 / sqrt(var + (double)eps);
+    for (int j = 0; j < H; j++)
+        row[j] = (float)((row[j] - mean) * inv) * g[j] + b[j];
+}
+
+/* x[t] = LayerNorm(x[t] + r[t]) for t in [t0, t1). x, r: [T, H]. */
+static void bert_add_layernorm(float *x, const float *r, int H, int t0, int t1, const float *g,
+                               const float *b, float eps)
+{
+    for (int t = t0; t < t1; t++) {
+        float *row = x + (size_t)t * (size_t)H;
+        const float *rr = r + (size_t)t * (size_t)H;
+        for (int j = 0; j < H; j++)
+            row[j] += rr[j];
+        bert_layernorm_row(row, H, g, b, eps);
+    }
+}
+
+/* In place: s[j] = exp(s[j] - max) / Σ exp(s[k] - max). */
+static void bert_softmax_row(float *s, int n)
+{
+    float mx = s[0];
+    for (int j = 1; j < n; j++)
+        if (s[j] > mx)
+            mx = s[j];
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++)
+        s[j] *= inv;
+}
+
+/*
+** One head of self-attention over one packed sequence of L tokens:
+**   ctx_h = softmax(Q_h K_h^T / sqrt(d)) V_h
+** q: first row of Q_h inside qkv (row stride 3H; K_h at q + H, V_h at
+** q + 2H); c: first row of ctx_h (row stride H). scores: [BERT_QBLOCK, L].
+** Query rows are processed in blocks so the buffer never needs L x L.
+*/
+static void bert_attention_head(const float *q, int H, int L, int d, float *c, float *scores)
+{
+    const float *k = q + H, *v = q + 2 * H;
+    const float scale = 1.0f / sqrtf((float)d);
+    size_t ld = 3 * (size_t)H;
+    for (int r0 = 0; r0 < L; r0 += BERT_QBLOCK) {
+        int nr = L - r0 < BERT_QBLOCK ? L - r0 : BERT_QBLOCK;
+        /* S = Q[r0:r0+nr] K^T · scale    [nr, L] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, L, d, scale,
+                    q + (size_t)r0 * ld, (int)ld, k, (int)ld, 0.0f, scores, L);
+        for (int i = 0; i < nr; i++)
+            bert_softmax_row(scores + (size_t)i * (size_t)L, L);
+        /* C[r0:r0+nr] = P V                 [nr, d] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, d, L, 1.0f, scores, L, v,
+                    (int)ld, 0.0f, c + (size_t)r0 * (size_t)H, H);
+    }
+}
+
+/* Pool the L rows of h ([L, H]) into e and normalise it. */
+static void bert_pool(const float *h, int L, int H, enum model_config_pooling mode,
+                      int normalize, float *e)
+{
+    switch (mode) {
+    case MODEL_CONFIG_POOLING_CLS:
+        memcpy(e, h, (size_t)H * sizeof(float));
+        break;
+    case MODEL_CONFIG_POOLING_MAX:
+        memcpy(e, h, (size_t)H * sizeof(float));
+        for (int t = 1; t < L; t++) {
+            const float *row = h + (size_t)t * (size_t)H;
+            for (int j = 0; j < H; j++)
+                if (row[j] > e[j])
+                    e[j] = row[j];
+        }
+        break;
+    case MODEL_CONFIG_POOLING_MEAN:
+    default:
+        for (int j = 0; j < H; j++) {
+            double s = 0.0;
+            for (int t = 0; t < L; t++)
+                s += h[(size_t)t * (size_t)H + (size_t)j];
+            e[j] = (float)(s / L);
+        }
+        break;
+    }
+    if (normalize) {
+        double ss = 0.0;
+        for (int j = 0; j < H; j++)
+            ss += (double)e[j] * e[j];
+        double nrm = sqrt(ss);
+        if (nrm < 1e-12)
+            nrm = 1e-12;
+        for (int j = 0; j < H; j++)
+            e[j] = (float)(e[j] / nrm);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Forward pass (SPMD: every thread runs this on its share).                */
+
+static void bert_sync(struct bert_model *m)
+{
+    if (m->n_threads > 1)
+        pthread_barrier_wait(&m->barrier);
+}
+
+static void bert_forward(struct bert_model *m, int tid)
+{
+    const struct bert_job *job = &m->job;
+    const int nt = m->n_threads, H = m->H, FF = m->FF, T = job->n_tok;
+    const int nh = m->n_heads, d = m->d_head;
+    int t0, t1, c0, c1;
+    bert_split(T, tid, nt, 1, &t0, &t1);
+
+    /* x = LayerNorm(word[id] + pos[i] + type[0]) */
+    for (int s = 0; s < job->n_seq; s++) {
+        int start = m->seq_start[s], L = job->lens[s];
+        int a = start > t0 ? start : t0, b = start + L < t1 ? start + L : t1;
+        for (int t = a; t < b; t++) {
+            int i = t - start;
+            float *row = m->x + (size_t)t * (size_t)H;
+            const float *w = m->word + (size_t)job->ids[s][i] * (size_t)H;
+            const float *p = m->pos + (size_t)i * (size_t)H;
+            for (int j = 0; j < H; j++)
+                row[j] = w[j] + p[j] + m->type0[j];
+            bert_layernorm_row(row, H, m->emb_ln_g, m->emb_ln_b, m->eps);
+        }
+    }
+    bert_sync(m);
+
+    float *scores = m->scores + (size_t)tid * BERT_QBLOCK * (size_t)m->max_pos;
+    const size_t ld3 = 3 * (size_t)H;
+    for (int l = 0; l < m->n_layers; l++) {
+        const struct bert_layer *L = &m->layers[l];
+
+        /* Q | K | V = x Wq^T + bq | x Wk^T + bk | x Wv^T + bv     [T, 3H] */
+        bert_split(H, tid, nt, 16, &c0, &c1);
+        bert_linear_cols(m->x, H, T, H, L->wq, L->bq, m->qkv, (int)ld3, c0, c1, 0);
+        bert_linear_cols(m->x, H, T, H, L->wk, L->bk, m->qkv + H, (int)ld3, c0, c1, 0);
+        bert_linear_cols(m->x, H, T, H, L->wv, L->bv, m->qkv + 2 * H, (int)ld3, c0, c1, 0);
+        bert_sync(m);
+
+        /* ctx = concat_h softmax(Q_h K_h^T / √d) V_h, per sequence    [T, H] */
+        const int n_items = job->n_seq * nh;
+        for (;;) {
+            int it = atomic_fetch_add_explicit(&m->attn_next[l], 1, memory_order_relaxed);
+            if (it >= n_items)
+                break;
+            int s = it / nh, h = it % nh;
+            size_t start = (size_t)m->seq_start[s];
+            bert_attention_head(m->qkv + start * ld3 + (size_t)h * (size_t)d, H, job->lens[s],
+                                d, m->ctx + start * (size_t)H + (size_t)h * (size_t)d, scores);
+        }
+        bert_sync(m);
+
+        /* tmp = ctx Wo^T + bo */
+        bert_linear_cols(m->ctx, H, T, H, L->wo, L->bo, m->tmp, H, c0, c1, 0);
+        bert_sync(m);
+
+        /* x = LayerNorm(x + tmp) */
+        bert_add_layernorm(m->x, m->tmp, H, t0, t1, L->ln1_g, L->ln1_b, m->eps);
+        bert_sync(m);
+
+        /* ffn = gelu(x W1^T + b1)                                     [T, FF] */
+        int f0, f1;
+        bert_split(FF, tid, nt, 16, &f0, &f1);
+        bert_linear_cols(m->x, H, T, H, L->w1, L->b1, m->ffn, FF, f0, f1, 1);
+        bert_sync(m);
+
+        /* tmp = ffn W2^T + b2                                         [T, H] */
+        bert_linear_cols(m->ffn, FF, T, FF, L->w2, L->b2, m->tmp, H, c0, c1, 0);
+        bert_sync(m);
+
+        /* x = LayerNorm(x + tmp) */
+        bert_add_layernorm(m->x, m->tmp, H, t0, t1, L->ln2_g, L->ln2_b, m->eps);
+        bert_sync(m);
+    }
+
+    /* out[s] = normalise(pool(x[sequence s])) */
+    int s0, s1;
+    bert_split(job->n_seq, tid, nt, 1, &s0, &s1);
+    for (int s = s0; s < s1; s++)
+        bert_pool(m->x + (size_t)m->seq_start[s] * (size_t)H, job->lens[s], H, m->cfg.pooling,
+                  m->normalize, job->out + (size_t)s * (size_t)H);
+    bert_sync(m); /* completion: every thread is done with the chunk */
+}
+
+static void *bert_worker_main(void *arg)
+{
+    const struct bert_worker_arg *a = arg;
+    struct bert_model *m = a->m;
+    unsigned long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&m->mu);
+        while (m->generation == seen && !m->shutdown)
+            pthread_cond_wait(&m->cv, &m->mu);
+        if (m->shutdown) {
+            pthread_mutex_unlock(&m->mu);
+            return NULL;
+        }
+        seen = m->generation;
+        pthread_mutex_unlock(&m->mu);
+        bert_forward(m, a->tid);
+    }
+}
+
+/* Run the current m->job on all threads; returns when it is done. */
+static void bert_run_chunk(struct bert_model *m)
+{
+    for (int l = 0; l < m->n_layers; l++)
+        atomic_store_explicit(&m->attn_next[l], 0, memory_order_relaxed);
+    if (m->n_threads > 1) {
+        pthread_mutex_lock(&m->mu);
+        m->generation++;
+        pthread_cond_broadcast(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+    }
+    bert_forward(m, 0);
+}
+
+int bert_embed(struct bert_model *m, const int32_t *const *ids, const int *lens, int n,
+               float *out, struct mlw_err *err)
+{
+    if (n < 0 || (n > 0 && (ids == NULL || lens == NULL || out == NULL)))
+        return mlw_err_set(err, MLW_EINVAL, "bert_embed: bad arguments");
+    for (int s = 0; s < n; s++) {
+        if (lens[s] < 1 || lens[s] > m->max_pos)
+            return mlw_err_set(err, MLW_EINVAL,
+                               "sequence %d has %d tokens; the model takes 1..%d", s, lens[s],
+                               m->max_pos);
+        if (ids[s] == NULL)
+            return mlw_err_set(err, MLW_EINVAL, "sequence %d: no token ids", s);
+        for (int i = 0; i < lens[s]; i++)
+            if (ids[s][i] < 0 || ids[s][i] >= m->vocab)
+                return mlw_err_set(err, MLW_EINVAL,
+                                   "sequence %d: token id %ld at position %d is outside the "
+                                   "vocabulary 0..%d", s, (long)ids[s][i], i, m->vocab - 1);
+    }
+    pthread_mutex_lock(&m->embed_lock);
+    int s = 0;
+    while (s < n) {
+        int k = 0, tok = 0;
+        while (s + k < n && tok + lens[s + k] <= m->cap_tokens) {
+            m->seq_start[k] = tok;
+            tok += lens[s + k];
+            k++;
+        }
+        m->job.ids = ids + s;
+        m->job.lens = lens + s;
+        m->job.n_seq = k;
+        m->job.n_tok = tok;
+        m->job.out = out + (size_t)s * (size_t)m->H;
+        bert_run_chunk(m);
+        s += k;
+    }
+    pthread_mutex_unlock(&m->embed_lock);
+    return MLW_OK;
+}

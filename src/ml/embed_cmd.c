@@ -1,0 +1,206 @@
+/*
+ * embed_cmd.c - `mlworker embed-ids`: embed pre-tokenized sequences.
+ *
+ * Reads JSON arrays of token ids from stdin (one per line), embeds them in
+ * batches with bert_embed() and prints one JSON array of floats per line, in
+ * input order. Used by the parity tests and for debugging a model directory
+ * without the tokenizer. Only I/O and argument handling live here.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml/bert.h"
+
+static void ec_usage(FILE *f, const char *name)
+{
+    fprintf(f,
+            "usage: %s [--threads N] [--batch N] [--no-normalize] [--model] DIR\n"
+            "  stdin:  one JSON array of token ids per line, e.g. [101, 7592, 102]\n"
+            "  stdout: one JSON array of floats (the sentence embedding) per input line\n",
+            name);
+}
+
+static int ec_parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+struct ec_seqs {
+    int32_t **ids;
+    int *lens;
+    int n, cap;
+};
+
+static void ec_seqs_free(struct ec_seqs *q)
+{
+    for (int i = 0; i < q->n; i++)
+        free(q->ids[i]);
+    free(q->ids);
+    free(q->lens);
+    memset(q, 0, sizeof *q);
+}
+
+/* Parse one line "[1, 2, 3]" into a new sequence. Returns 0, or -1 with msg. */
+static int ec_parse_line(const char *line, long lineno, struct ec_seqs *q, char *msg, size_t cap)
+{
+    cJSON *arr = cJSON_Parse(line);
+    if (arr == NULL || !cJSON_IsArray(arr)) {
+        cJSON_Delete(arr);
+        snprintf(msg, cap, "stdin line %ld: not a JSON array of token ids", lineno);
+        return -1;
+    }
+    int len = cJSON_GetArraySize(arr);
+    int32_t *ids = malloc((size_t)(len > 0 ? len : 1) * sizeof *ids);
+    if (ids == NULL) {
+        cJSON_Delete(arr);
+        snprintf(msg, cap, "out of memory");
+        return -1;
+    }
+    int i = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, arr) {
+        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int32_t)v->valuedouble) {
+            free(ids);
+            cJSON_Delete(arr);
+            snprintf(msg, cap, "stdin line %ld: element %d is not a 32-bit integer", lineno, i);
+            return -1;
+        }
+        ids[i++] = (int32_t)v->valuedouble;
+    }
+    cJSON_Delete(arr);
+    if (q->n == q->cap) {
+        int ncap = q->cap ? 2 * q->cap : 64;
+        int32_t **nids = realloc(q->ids, (size_t)ncap * sizeof *nids);
+        if (nids == NULL) {
+            free(ids);
+            snprintf(msg, cap, "out of memory");
+            return -1;
+        }
+        q->ids = nids;
+        int *nlens = realloc(q->lens, (size_t)ncap * sizeof *nlens);
+        if (nlens == NULL) {
+            free(ids);
+            snprintf(msg, cap, "out of memory");
+            return -1;
+        }
+        q->lens = nlens;
+        q->cap = ncap;
+    }
+    q->ids[q->n] = ids;
+    q->lens[q->n] = len;
+    q->n++;
+    return 0;
+}
+
+int cmd_embed_ids(int argc, char **argv)
+{
+    const char *name = argc > 0 ? argv[0] : "embed-ids";
+    const char *dir = NULL;
+    struct bert_opts opts = {0};
+    int batch = 64;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
+            if (ec_parse_int(argv[++i], 1, 256, &opts.n_threads) != 0) {
+                fprintf(stderr, "%s: --threads must be 1..256\n", name);
+                return 2;
+            }
+        } else if (strcmp(a, "--batch") == 0 && i + 1 < argc) {
+            if (ec_parse_int(argv[++i], 1, 1 << 20, &batch) != 0) {
+                fprintf(stderr, "%s: --batch must be a positive integer\n", name);
+                return 2;
+            }
+        } else if (strcmp(a, "--no-normalize") == 0) {
+            opts.no_normalize = 1;
+        } else if (strcmp(a, "--model") == 0 && i + 1 < argc) {
+            dir = argv[++i];
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            ec_usage(stdout, name);
+            return 0;
+        } else if (a[0] != '-' && dir == NULL) {
+            dir = a;
+        } else {
+            fprintf(stderr, "%s: unexpected argument '%s'\n", name, a);
+            ec_usage(stderr, name);
+            return 2;
+        }
+    }
+    if (dir == NULL) {
+        ec_usage(stderr, name);
+        return 2;
+    }
+
+    struct ec_seqs q = {0};
+    char msg[256];
+    char *line = NULL;
+    size_t line_cap = 0;
+    long lineno = 0;
+    ssize_t got;
+    int status = 0;
+    while ((got = getline(&line, &line_cap, stdin)) >= 0) {
+        lineno++;
+        const char *p = line;
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            p++;
+        if (*p == '\0')
+            continue;
+        if (ec_parse_line(p, lineno, &q, msg, sizeof msg) != 0) {
+            fprintf(stderr, "%s: %s\n", name, msg);
+            status = 1;
+            break;
+        }
+    }
+    free(line);
+    if (status != 0) {
+        ec_seqs_free(&q);
+        return status;
+    }
+
+    struct mlw_err err = {0};
+    struct bert_model *m = NULL;
+    if (bert_load(dir, &opts, &m, &err) != MLW_OK) {
+        fprintf(stderr, "%s: %s\n", name, err.msg);
+        ec_seqs_free(&q);
+        return 1;
+    }
+    int H = bert_dim(m);
+    float *out = malloc((size_t)(batch < q.n ? batch : (q.n > 0 ? q.n : 1)) * (size_t)H *
+                        sizeof(float));
+    if (out == NULL) {
+        fprintf(stderr, "%s: out of memory\n", name);
+        status = 1;
+    }
+    for (int s = 0; status == 0 && s < q.n; s += batch) {
+        int k = q.n - s < batch ? q.n - s : batch;
+        if (bert_embed(m, (const int32_t *const *)(q.ids + s), q.lens + s, k, out, &err) !=
+            MLW_OK) {
+            fprintf(stderr, "%s: %s\n", name, err.msg);
+            status = 1;
+            break;
+        }
+        for (int i = 0; i < k; i++) {
+            const float *e = out + (size_t)i * (size_t)H;
+            fputc('[', stdout);
+            for (int j = 0; j < H; j++)
+                printf(j ? ",%.9g" : "%.9g", (double)e[j]);
+            fputs("]\n", stdout);
+        }
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "%s: cannot write output: %s\n", name, strerror(errno));
+        status = 1;
+    }
+    free(out);
+    bert_free(m);
+    ec_seqs_free(&q);
+    return status;
+}
