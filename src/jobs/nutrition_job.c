@@ -233,25 +233,24 @@ static int recompute_period(struct store *st, int64_t user, mlw_day first, int m
 static int nutrition_group(struct store *st, const struct store_rows *c, const struct group *g,
                            struct arena *a, struct pipeline_stats *gs, struct mlw_err *err)
 {
-    (void)a;
     char now[MLW_TS_LEN];
     mlw_utc_now_text(now);
+    struct dayset days;
+    if (dayset_init(&days, a, g->n))
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     int rc = MLW_OK;
     for (size_t k = 0; k < g->n; k++) {
         size_t i = g->rows[k];
-        char why[256] = "";
+        char why[256] = "", shown[64];
+        const struct sval *dv = store_cell(c, i, C_DATE);
+        const char *reason = "not a date";
+        mlw_day day = 0;
         int bad = 0;
-        if (g->day == DAY_INVALID) {
-            char shown[64];
-            const struct sval *dv = store_cell(c, i, C_DATE);
-            const char *reason = "not a date";
-            mlw_day d;
-            if (sv_as_text(dv))
-                mlw_date_parse(dv->s, dv->n, &d, &reason);
+        if (!sv_as_text(dv) || mlw_date_parse(dv->s, dv->n, &day, &reason)) {
             pipeline_describe(dv, shown, sizeof shown);
             snprintf(why, sizeof why, "invalid meal_date '%s': %s", shown, reason);
             bad = 1;
-        } else if (mlw_week_start(g->day) + 6 > MLW_DAY_MAX) {
+        } else if (mlw_week_start(day) + 6 > MLW_DAY_MAX) {
             snprintf(why, sizeof why, "meal_date is too late: its week would end after 9999-12-31");
             bad = 1;
         } else {
@@ -263,19 +262,36 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
                                  bad ? "failed" : "completed", bad ? why : NULL, err);
         if (rc < 0)
             return rc;
-        if (rc == 0)
+        if (rc == 0) {
             gs->skipped++;
-        else if (bad)
+            continue;
+        }
+        if (bad) {
             gs->failed++;
-        else
+            /* A row that failed may have counted before (reset by the app). */
+            if (sv_as_text(dv) && mlw_date_parse(dv->s, dv->n, &day, NULL) == 0 &&
+                mlw_week_start(day) + 6 <= MLW_DAY_MAX)
+                dayset_add(&days, day);
+        } else {
             gs->done++;
+            dayset_add(&days, day);
+        }
     }
-    if (g->day == DAY_INVALID || mlw_week_start(g->day) + 6 > MLW_DAY_MAX)
-        return MLW_OK;
-    if ((rc = recompute_day(st, g->user_id, g->day, now, a, err)) ||
-        (rc = recompute_period(st, g->user_id, mlw_week_start(g->day), 0, now, a, err)))
-        return rc;
-    return recompute_period(st, g->user_id, mlw_month_start(g->day), 1, now, a, err);
+    struct dayset weeks, months;
+    if (dayset_init(&weeks, a, days.n) || dayset_init(&months, a, days.n))
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    dayset_sort(&days);
+    rc = MLW_OK;
+    for (size_t i = 0; i < days.n && rc == MLW_OK; i++) {
+        rc = recompute_day(st, g->user_id, days.d[i], now, a, err);
+        dayset_add(&weeks, mlw_week_start(days.d[i]));
+        dayset_add(&months, mlw_month_start(days.d[i]));
+    }
+    for (size_t i = 0; i < weeks.n && rc == MLW_OK; i++)
+        rc = recompute_period(st, g->user_id, weeks.d[i], 0, now, a, err);
+    for (size_t i = 0; i < months.n && rc == MLW_OK; i++)
+        rc = recompute_period(st, g->user_id, months.d[i], 1, now, a, err);
+    return rc;
 }
 
 const struct domain_ops nutrition_domain = {
@@ -283,7 +299,5 @@ const struct domain_ops nutrition_domain = {
     .table = "nutrition_raw_data",
     .claim_sql = CLAIM_HEAD CLAIM_TAIL,
     .claim_user_sql = CLAIM_HEAD " AND user_id=?" CLAIM_TAIL,
-    .date_col = C_DATE,
-    .date_is_timestamp = 0,
     .process_group = nutrition_group,
 };

@@ -27,6 +27,31 @@ static const struct domain_ops *domain_of(enum domain d)
 
 int64_t batch_size_claimed(const struct batch *b) { return b ? (int64_t)b->claimed.nrows : 0; }
 
+int dayset_init(struct dayset *s, struct arena *a, size_t cap)
+{
+    s->d = arena_alloc(a, (cap ? cap : 1) * sizeof *s->d);
+    s->n = 0;
+    s->cap = cap;
+    return s->d ? 0 : -1;
+}
+
+void dayset_add(struct dayset *s, mlw_day d)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->d[i] == d)
+            return;
+    if (s->n < s->cap)
+        s->d[s->n++] = d;
+}
+
+static int cmp_day(const void *a, const void *b)
+{
+    mlw_day x = *(const mlw_day *)a, y = *(const mlw_day *)b;
+    return x < y ? -1 : x > y;
+}
+
+void dayset_sort(struct dayset *s) { qsort(s->d, s->n, sizeof *s->d, cmp_day); }
+
 int pipeline_cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -145,63 +170,28 @@ static int cmp_rows_by_group(const void *pa, const void *pb, void *ctx)
     return ia < ib ? -1 : ia > ib;
 }
 
-static mlw_day row_day(const struct domain_ops *ops, const struct store_rows *rows, size_t i)
-{
-    const struct sval *v = store_cell(rows, i, ops->date_col);
-    const char *s = sv_as_text(v);
-    if (s == NULL)
-        return DAY_INVALID;
-    if (ops->date_is_timestamp) {
-        mlw_ts ts;
-        return mlw_ts_parse(s, v->n, &ts, NULL) ? DAY_INVALID : mlw_ts_day(ts);
-    }
-    mlw_day d;
-    return mlw_date_parse(s, v->n, &d, NULL) ? DAY_INVALID : d;
-}
-
-/* Split claimed rows into (user, day) groups, ordered by user then day. */
+/* Split claimed rows into per-user groups (ordered by user, then id). All
+ * of a user's days in one batch share a transaction, so each affected week
+ * and month is recomputed once per batch instead of once per day. */
 static int make_groups(struct batch *b)
 {
     size_t n = b->claimed.nrows;
-    mlw_day *day = malloc(n * sizeof *day);
     b->index = malloc(n * sizeof *b->index);
     b->groups = malloc(n * sizeof *b->groups);
-    if (!day || !b->index || !b->groups) {
-        free(day);
+    if (!b->index || !b->groups)
         return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         b->index[i] = i;
-        day[i] = row_day(b->ops, &b->claimed, i);
-    }
     qsort_r(b->index, n, sizeof *b->index, cmp_rows_by_group, &b->claimed);
-    /* Within a user, order by day (stable by id within a day). */
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        int64_t u = sv_as_int(store_cell(&b->claimed, b->index[i], 1));
-        while (j < n && sv_as_int(store_cell(&b->claimed, b->index[j], 1)) == u)
-            j++;
-        for (size_t x = i + 1; x < j; x++) { /* insertion sort by day: small runs */
-            size_t v = b->index[x], y = x;
-            while (y > i && day[b->index[y - 1]] > day[v]) {
-                b->index[y] = b->index[y - 1];
-                y--;
-            }
-            b->index[y] = v;
-        }
-        i = j;
-    }
     b->ngroups = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         int64_t u = sv_as_int(store_cell(&b->claimed, b->index[i], 1));
-        while (j < n && sv_as_int(store_cell(&b->claimed, b->index[j], 1)) == u &&
-               day[b->index[j]] == day[b->index[i]])
+        while (j < n && sv_as_int(store_cell(&b->claimed, b->index[j], 1)) == u)
             j++;
-        b->groups[b->ngroups++] = (struct group){u, day[b->index[i]], b->index + i, j - i};
+        b->groups[b->ngroups++] = (struct group){u, b->index + i, j - i};
         i = j;
     }
-    free(day);
     return 0;
 }
 

@@ -9,23 +9,27 @@
 #include "core/timeutil.h"
 #include "jobs/pipeline.h"
 
-/* Grouping day of rows whose date cannot be parsed: they only get failed. */
-#define DAY_INVALID INT32_MIN
-
+/* The claimed rows of one user in one batch, processed in one transaction. */
 struct group {
     int64_t user_id;
-    mlw_day day;
-    size_t *rows;   /* indexes into batch->claimed */
+    size_t *rows;   /* indexes into batch->claimed, ordered by id */
     size_t n;
 };
+
+/* A small set of days (days, weeks or months touched by a group). */
+struct dayset {
+    mlw_day *d;
+    size_t n, cap;
+};
+int dayset_init(struct dayset *s, struct arena *a, size_t cap);
+void dayset_add(struct dayset *s, mlw_day d); /* ignores additions beyond cap */
+void dayset_sort(struct dayset *s);
 
 struct domain_ops {
     const char *name;
     const char *table;
     const char *claim_sql;    /* params: worker, now, now, limit; RETURNING id, user_id, <date>, ... */
     const char *claim_user_sql; /* same with "AND user_id = ?" before the limit */
-    int date_col;             /* column of the grouping date in the claim result */
-    int date_is_timestamp;    /* vitals: start_date timestamp; nutrition: meal_date date */
     /* Process one group inside an open transaction. Returns MLW_OK or an
      * error (the caller rolls back). */
     int (*process_group)(struct store *st, const struct store_rows *claimed,

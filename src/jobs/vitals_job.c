@@ -33,7 +33,7 @@ enum { C_ID, C_USER, C_START, C_METRIC, C_VALUE, C_UNIT, C_END, C_SOURCE, C_DEVI
     " unit, end_date, data_source, source_device, notes, confidence_score, created_at"
 
 static const char SQL_CAT_OLD[] =
-    "SELECT start_date FROM vitals_raw_categorized WHERE raw_id=?";
+    "SELECT start_date, metric_type FROM vitals_raw_categorized WHERE raw_id=?";
 static const char SQL_CAT_DELETE[] =
     "DELETE FROM vitals_raw_categorized WHERE raw_id=? RETURNING start_date";
 static const char SQL_CAT_UPSERT[] =
@@ -53,7 +53,8 @@ static const char SQL_MAPPINGS[] =
     " ORDER BY sort_order IS NULL, sort_order, vital_sign";
 static const char SQL_DAY_SAMPLES[] =
     "SELECT raw_id, metric_type, value, unit, start_date, end_date, data_source, notes,"
-    " loinc_code FROM vitals_raw_categorized WHERE user_id=? AND start_date>=? AND start_date<?";
+    " loinc_code FROM vitals_raw_categorized"
+    " WHERE user_id=? AND metric_type=? AND start_date>=? AND start_date<?";
 
 static const char SQL_HOURLY_UPSERT[] =
     "INSERT INTO vitals_hourly_aggregates (user_id, metric_type, hour_start, loinc_code,"
@@ -68,8 +69,8 @@ static const char SQL_HOURLY_UPSERT[] =
     " primary_source=excluded.primary_source, sources_included=excluded.sources_included,"
     " updated_at=excluded.updated_at";
 static const char SQL_HOURLY_SCOPE[] =
-    "SELECT id, metric_type || char(31) || hour_start FROM vitals_hourly_aggregates"
-    " WHERE user_id=? AND hour_start>=? AND hour_start<?";
+    "SELECT id, hour_start FROM vitals_hourly_aggregates"
+    " WHERE user_id=? AND metric_type=? AND hour_start>=? AND hour_start<?";
 static const char SQL_HOURLY_DELETE[] = "DELETE FROM vitals_hourly_aggregates WHERE id=?";
 
 static const char SQL_DAILY_UPSERT[] =
@@ -84,13 +85,12 @@ static const char SQL_DAILY_UPSERT[] =
     " duration_minutes=excluded.duration_minutes, unit=excluded.unit,"
     " primary_source=excluded.primary_source, sources_included=excluded.sources_included,"
     " updated_at=excluded.updated_at";
-static const char SQL_DAILY_SCOPE[] =
-    "SELECT id, metric_type FROM vitals_daily_aggregates WHERE user_id=? AND date=?";
-static const char SQL_DAILY_DELETE[] = "DELETE FROM vitals_daily_aggregates WHERE id=?";
+static const char SQL_DAILY_DELETE[] =
+    "DELETE FROM vitals_daily_aggregates WHERE user_id=? AND metric_type=? AND date=?";
 static const char SQL_DAILY_RANGE[] =
     "SELECT metric_type, date, total_value, average_value, min_value, max_value, count, unit,"
     " loinc_code, primary_source, sources_included FROM vitals_daily_aggregates"
-    " WHERE user_id=? AND date>=? AND date<=?";
+    " WHERE user_id=? AND metric_type=? AND date>=? AND date<=?";
 
 static const char SQL_WEEKLY_UPSERT[] =
     "INSERT INTO vitals_weekly_aggregates (user_id, metric_type, week_start_date, week_end_date,"
@@ -104,9 +104,8 @@ static const char SQL_WEEKLY_UPSERT[] =
     " days_with_data=excluded.days_with_data, unit=excluded.unit,"
     " primary_source=excluded.primary_source, sources_included=excluded.sources_included,"
     " updated_at=excluded.updated_at";
-static const char SQL_WEEKLY_SCOPE[] =
-    "SELECT id, metric_type FROM vitals_weekly_aggregates WHERE user_id=? AND week_start_date=?";
-static const char SQL_WEEKLY_DELETE[] = "DELETE FROM vitals_weekly_aggregates WHERE id=?";
+static const char SQL_WEEKLY_DELETE[] =
+    "DELETE FROM vitals_weekly_aggregates WHERE user_id=? AND metric_type=? AND week_start_date=?";
 
 static const char SQL_MONTHLY_UPSERT[] =
     "INSERT INTO vitals_monthly_aggregates (user_id, metric_type, year, month, loinc_code,"
@@ -119,9 +118,8 @@ static const char SQL_MONTHLY_UPSERT[] =
     " max_value=excluded.max_value, days_with_data=excluded.days_with_data,"
     " unit=excluded.unit, primary_source=excluded.primary_source,"
     " sources_included=excluded.sources_included, updated_at=excluded.updated_at";
-static const char SQL_MONTHLY_SCOPE[] =
-    "SELECT id, metric_type FROM vitals_monthly_aggregates WHERE user_id=? AND year=? AND month=?";
-static const char SQL_MONTHLY_DELETE[] = "DELETE FROM vitals_monthly_aggregates WHERE id=?";
+static const char SQL_MONTHLY_DELETE[] =
+    "DELETE FROM vitals_monthly_aggregates WHERE user_id=? AND metric_type=? AND year=? AND month=?";
 
 /* ---- LOINC for vitals: first vitals_mappings match ---------------------- */
 
@@ -166,45 +164,49 @@ static int value_of(const struct sval *v, double *out)
     return -1;
 }
 
-/* Set of days (small; linear). */
-struct dayset {
-    mlw_day *d; /* capacity: one per row of the group, plus the group's day */
-    size_t n;
-};
-
-static void dayset_add(struct dayset *s, mlw_day d)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->d[i] == d)
-            return;
-    s->d[s->n++] = d;
-}
-
-static void add_old_day(struct dayset *s, const struct sval *old)
-{
-    mlw_ts ts;
-    const char *t = sv_as_text(old);
-    if (t && mlw_ts_parse(t, old->n, &ts, NULL) == 0)
-        dayset_add(s, mlw_ts_day(ts));
-}
-
 /* ---- recomputation -------------------------------------------------------- */
 
-static int write_rows(struct store *st, const char *upsert, struct sval *p, int np,
-                      struct mlw_err *err)
+static int write_agg(struct store *st, const char *upsert, int64_t user, const struct vital_agg *x,
+                     const struct sval *period, int nperiod, int64_t count, const char *now,
+                     struct arena *a, struct mlw_err *err)
 {
+    char *src = strset_to_json(&x->sources, a);
+    if (src == NULL)
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    struct sval p[16];
+    int np = 0;
+    p[np++] = sv_int(user);
+    p[np++] = sv_text(x->metric_type);
+    for (int i = 0; i < nperiod; i++)
+        p[np++] = period[i];
+    p[np++] = sv_text(x->loinc_code);
+    p[np++] = opt_real(x->present, VA_TOTAL, x->total);
+    p[np++] = opt_real(x->present, VA_AVG, x->avg);
+    p[np++] = opt_real(x->present, VA_MIN, x->min);
+    p[np++] = opt_real(x->present, VA_MAX, x->max);
+    p[np++] = sv_int(count);
+    if (nperiod == 1) /* hourly and daily carry duration_minutes */
+        p[np++] = opt_real(x->present, VA_DURATION, x->duration_minutes);
+    p[np++] = sv_text(x->unit);
+    p[np++] = sv_text(x->primary_source);
+    p[np++] = sv_text(src);
+    p[np++] = sv_text(now);
+    p[np++] = sv_text(now);
     return store_exec(st, upsert, p, np, NULL, err);
 }
 
-static int recompute_day(struct store *st, int64_t user, mlw_day day, const char *now,
-                         struct arena *a, struct mlw_err *err)
+/* Hourly and daily rows of one (user, metric, day), from its samples.
+ * check_stale: a sample may have left this day (deleted, moved), so an hour
+ * may have lost all its input and its row must go. */
+static int recompute_day(struct store *st, int64_t user, const char *metric, mlw_day day,
+                         int check_stale, const char *now, struct arena *a, struct mlw_err *err)
 {
     char d0[MLW_DATE_LEN], d1[MLW_DATE_LEN];
     mlw_date_format(day, d0);
     mlw_date_format(day + 1, d1);
-    struct sval scope[3] = {sv_int(user), sv_text(d0), sv_text(d1)};
+    struct sval scope[4] = {sv_int(user), sv_text(metric), sv_text(d0), sv_text(d1)};
     struct store_rows r;
-    int rc = store_query(st, SQL_DAY_SAMPLES, scope, 3, &r, err);
+    int rc = store_query(st, SQL_DAY_SAMPLES, scope, 4, &r, err);
     if (rc)
         return rc;
     struct vital_sample *s = arena_calloc(a, r.nrows ? r.nrows : 1, sizeof *s);
@@ -215,93 +217,61 @@ static int recompute_day(struct store *st, int64_t user, mlw_day day, const char
     size_t n = 0;
     for (size_t i = 0; i < r.nrows; i++) {
         struct vital_sample *x = &s[n];
-        const struct sval *st_ = store_cell(&r, i, 4), *en = store_cell(&r, i, 5);
-        const char *st_txt = sv_as_text(st_), *en_txt = sv_as_text(en);
+        const struct sval *sv = store_cell(&r, i, 4), *ev = store_cell(&r, i, 5);
         /* Categorized rows are written canonical by us; anything else
          * (hand edits) is skipped rather than trusted. */
-        if (!st_txt || !en_txt || mlw_ts_parse(st_txt, st_->n, &x->start, NULL) ||
-            mlw_ts_parse(en_txt, en->n, &x->end, NULL) || value_of(store_cell(&r, i, 2), &x->value))
+        if (!sv_as_text(sv) || !sv_as_text(ev) || mlw_ts_parse(sv->s, sv->n, &x->start, NULL) ||
+            mlw_ts_parse(ev->s, ev->n, &x->end, NULL) || value_of(store_cell(&r, i, 2), &x->value))
             continue;
         x->raw_id = sv_as_int(store_cell(&r, i, 0));
-        x->metric_type = arena_strdup(a, sv_as_text(store_cell(&r, i, 1)));
+        x->metric_type = metric;
         x->unit = arena_strdup(a, sv_as_text(store_cell(&r, i, 3)));
         x->data_source = arena_strdup(a, sv_as_text(store_cell(&r, i, 6)));
         x->notes = arena_strdup(a, sv_as_text(store_cell(&r, i, 7)));
         x->loinc_code = arena_strdup(a, sv_as_text(store_cell(&r, i, 8)));
-        if (!x->metric_type || !x->unit || !x->data_source)
-            continue;
-        n++;
+        if (x->unit && x->data_source)
+            n++;
     }
     store_rows_free(&r);
 
     struct vital_agg *hourly = NULL, *daily = NULL;
     size_t nh = 0, nd = 0;
-    if (vitals_hourly(s, n, a, &hourly, &nh) || vitals_daily(hourly, nh, day, a, &daily, &nd))
-        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
-
-    char **keep = arena_alloc(a, (nh + 1) * sizeof *keep);
-    if (keep == NULL)
+    char **keep = arena_alloc(a, (n + 1) * sizeof *keep);
+    if (keep == NULL || vitals_hourly(s, n, a, &hourly, &nh) ||
+        vitals_daily(hourly, nh, day, a, &daily, &nd))
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     for (size_t i = 0; i < nh; i++) {
         const struct vital_agg *h = &hourly[i];
-        char hour[MLW_TS_LEN];
-        mlw_ts_format(h->key, hour);
-        char *src = strset_to_json(&h->sources, a);
-        size_t ml = strlen(h->metric_type);
-        keep[i] = arena_alloc(a, ml + MLW_TS_LEN + 2);
-        if (src == NULL || keep[i] == NULL)
+        if ((keep[i] = arena_alloc(a, MLW_TS_LEN)) == NULL)
             return mlw_err_set(err, MLW_ENOMEM, "out of memory");
-        snprintf(keep[i], ml + MLW_TS_LEN + 2, "%s\x1f%s", h->metric_type, hour);
-        struct sval p[15] = {sv_int(user), sv_text(h->metric_type), sv_text(hour),
-                             sv_text(h->loinc_code), opt_real(h->present, VA_TOTAL, h->total),
-                             opt_real(h->present, VA_AVG, h->avg),
-                             opt_real(h->present, VA_MIN, h->min),
-                             opt_real(h->present, VA_MAX, h->max), sv_int(h->count),
-                             opt_real(h->present, VA_DURATION, h->duration_minutes),
-                             sv_text(h->unit), sv_text(h->primary_source), sv_text(src),
-                             sv_text(now), sv_text(now)};
-        if ((rc = write_rows(st, SQL_HOURLY_UPSERT, p, 15, err)))
+        mlw_ts_format(h->key, keep[i]);
+        struct sval period[1] = {sv_text(keep[i])};
+        if ((rc = write_agg(st, SQL_HOURLY_UPSERT, user, h, period, 1, h->count, now, a, err)))
             return rc;
     }
-    qsort(keep, nh, sizeof *keep, pipeline_cmp_str);
-    if ((rc = pipeline_delete_stale(st, SQL_HOURLY_SCOPE, SQL_HOURLY_DELETE, scope, 3, keep, nh, err)))
-        return rc;
-
-    char **dkeep = arena_alloc(a, (nd + 1) * sizeof *dkeep);
-    if (dkeep == NULL)
-        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
-    for (size_t i = 0; i < nd; i++) {
-        const struct vital_agg *d = &daily[i];
-        char *src = strset_to_json(&d->sources, a);
-        if (src == NULL)
-            return mlw_err_set(err, MLW_ENOMEM, "out of memory");
-        dkeep[i] = (char *)d->metric_type;
-        struct sval p[15] = {sv_int(user), sv_text(d->metric_type), sv_text(d0),
-                             sv_text(d->loinc_code), opt_real(d->present, VA_TOTAL, d->total),
-                             opt_real(d->present, VA_AVG, d->avg),
-                             opt_real(d->present, VA_MIN, d->min),
-                             opt_real(d->present, VA_MAX, d->max), sv_int(d->count),
-                             opt_real(d->present, VA_DURATION, d->duration_minutes),
-                             sv_text(d->unit), sv_text(d->primary_source), sv_text(src),
-                             sv_text(now), sv_text(now)};
-        if ((rc = write_rows(st, SQL_DAILY_UPSERT, p, 15, err)))
+    if (check_stale) {
+        qsort(keep, nh, sizeof *keep, pipeline_cmp_str);
+        if ((rc = pipeline_delete_stale(st, SQL_HOURLY_SCOPE, SQL_HOURLY_DELETE, scope, 4, keep,
+                                        nh, err)))
             return rc;
     }
-    qsort(dkeep, nd, sizeof *dkeep, pipeline_cmp_str);
-    struct sval dscope[2] = {sv_int(user), sv_text(d0)};
-    return pipeline_delete_stale(st, SQL_DAILY_SCOPE, SQL_DAILY_DELETE, dscope, 2, dkeep, nd, err);
+    if (nd == 0)
+        return store_exec(st, SQL_DAILY_DELETE, scope, 3, NULL, err);
+    struct sval period[1] = {sv_text(d0)};
+    return write_agg(st, SQL_DAILY_UPSERT, user, &daily[0], period, 1, daily[0].count, now, a, err);
 }
 
-/* Load daily rows of [first, last] as vital_agg inputs for a rollup. */
-static int load_daily(struct store *st, int64_t user, mlw_day first, mlw_day last,
-                      struct arena *a, struct vital_agg **out, size_t *n, struct mlw_err *err)
+/* Load one metric's daily rows of [first, last] as rollup inputs. */
+static int load_daily(struct store *st, int64_t user, const char *metric, mlw_day first,
+                      mlw_day last, struct arena *a, struct vital_agg **out, size_t *n,
+                      struct mlw_err *err)
 {
     char d0[MLW_DATE_LEN], d1[MLW_DATE_LEN];
     mlw_date_format(first, d0);
     mlw_date_format(last, d1);
-    struct sval p[3] = {sv_int(user), sv_text(d0), sv_text(d1)};
+    struct sval p[4] = {sv_int(user), sv_text(metric), sv_text(d0), sv_text(d1)};
     struct store_rows r;
-    int rc = store_query(st, SQL_DAILY_RANGE, p, 3, &r, err);
+    int rc = store_query(st, SQL_DAILY_RANGE, p, 4, &r, err);
     if (rc)
         return rc;
     struct vital_agg *rows = arena_calloc(a, r.nrows ? r.nrows : 1, sizeof *rows);
@@ -317,7 +287,7 @@ static int load_daily(struct store *st, int64_t user, mlw_day first, mlw_day las
         if (!sv_as_text(dv) || mlw_date_parse(dv->s, dv->n, &day, NULL))
             continue;
         x->key = day;
-        x->metric_type = arena_strdup(a, sv_as_text(store_cell(&r, i, 0)));
+        x->metric_type = metric;
         static const unsigned bits[4] = {VA_TOTAL, VA_AVG, VA_MIN, VA_MAX};
         double *vals[4] = {&x->total, &x->avg, &x->min, &x->max};
         for (int c = 0; c < 4; c++)
@@ -327,12 +297,12 @@ static int load_daily(struct store *st, int64_t user, mlw_day first, mlw_day las
         x->unit = arena_strdup(a, sv_as_text(store_cell(&r, i, 7)));
         x->loinc_code = arena_strdup(a, sv_as_text(store_cell(&r, i, 8)));
         x->primary_source = arena_strdup(a, sv_as_text(store_cell(&r, i, 9)));
-        if (!x->metric_type || !x->unit ||
-            strset_from_json(&x->sources, a, sv_as_text(store_cell(&r, i, 10)))) {
+        if (strset_from_json(&x->sources, a, sv_as_text(store_cell(&r, i, 10)))) {
             store_rows_free(&r);
             return mlw_err_set(err, MLW_ENOMEM, "out of memory");
         }
-        k++;
+        if (x->unit)
+            k++;
     }
     store_rows_free(&r);
     *out = rows;
@@ -340,13 +310,14 @@ static int load_daily(struct store *st, int64_t user, mlw_day first, mlw_day las
     return MLW_OK;
 }
 
-static int recompute_period(struct store *st, int64_t user, mlw_day first, int monthly,
-                            const char *now, struct arena *a, struct mlw_err *err)
+/* The weekly (monthly = 0) or monthly row of one metric from its daily rows. */
+static int recompute_period(struct store *st, int64_t user, const char *metric, mlw_day first,
+                            int monthly, const char *now, struct arena *a, struct mlw_err *err)
 {
     mlw_day last = monthly ? mlw_month_end(first) : first + 6;
     struct vital_agg *daily = NULL, *rows = NULL;
     size_t nd = 0, nr = 0;
-    int rc = load_daily(st, user, first, last, a, &daily, &nd, err);
+    int rc = load_daily(st, user, metric, first, last, a, &daily, &nd, err);
     if (rc)
         return rc;
     if (vitals_rollup(daily, nd, first, a, &rows, &nr))
@@ -356,47 +327,19 @@ static int recompute_period(struct store *st, int64_t user, mlw_day first, int m
     mlw_date_format(last, we);
     int y, m, dd;
     mlw_civil_from_days(first, &y, &m, &dd);
-    char **keep = arena_alloc(a, (nr + 1) * sizeof *keep);
-    if (keep == NULL)
-        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
-    for (size_t i = 0; i < nr; i++) {
-        const struct vital_agg *x = &rows[i];
-        char *src = strset_to_json(&x->sources, a);
-        if (src == NULL)
-            return mlw_err_set(err, MLW_ENOMEM, "out of memory");
-        keep[i] = (char *)x->metric_type;
-        struct sval p[15];
-        int np = 0;
-        p[np++] = sv_int(user);
-        p[np++] = sv_text(x->metric_type);
-        if (monthly) {
-            p[np++] = sv_int(y);
-            p[np++] = sv_int(m);
-        } else {
-            p[np++] = sv_text(ws);
-            p[np++] = sv_text(we);
-        }
-        p[np++] = sv_text(x->loinc_code);
-        p[np++] = opt_real(x->present, VA_TOTAL, x->total);
-        p[np++] = opt_real(x->present, VA_AVG, x->avg);
-        p[np++] = opt_real(x->present, VA_MIN, x->min);
-        p[np++] = opt_real(x->present, VA_MAX, x->max);
-        p[np++] = sv_int(x->days_with_data);
-        p[np++] = sv_text(x->unit);
-        p[np++] = sv_text(x->primary_source);
-        p[np++] = sv_text(src);
-        p[np++] = sv_text(now);
-        p[np++] = sv_text(now);
-        if ((rc = write_rows(st, monthly ? SQL_MONTHLY_UPSERT : SQL_WEEKLY_UPSERT, p, np, err)))
-            return rc;
-    }
-    qsort(keep, nr, sizeof *keep, pipeline_cmp_str);
+    struct sval period[4] = {sv_int(user), sv_text(metric)};
     if (monthly) {
-        struct sval scope[3] = {sv_int(user), sv_int(y), sv_int(m)};
-        return pipeline_delete_stale(st, SQL_MONTHLY_SCOPE, SQL_MONTHLY_DELETE, scope, 3, keep, nr, err);
+        period[2] = sv_int(y);
+        period[3] = sv_int(m);
+    } else {
+        period[2] = sv_text(ws);
+        period[3] = sv_text(we);
     }
-    struct sval scope[2] = {sv_int(user), sv_text(ws)};
-    return pipeline_delete_stale(st, SQL_WEEKLY_SCOPE, SQL_WEEKLY_DELETE, scope, 2, keep, nr, err);
+    if (nr == 0)
+        return store_exec(st, monthly ? SQL_MONTHLY_DELETE : SQL_WEEKLY_DELETE, period,
+                          monthly ? 4 : 3, NULL, err);
+    return write_agg(st, monthly ? SQL_MONTHLY_UPSERT : SQL_WEEKLY_UPSERT, user, &rows[0],
+                     period + 2, 2, rows[0].days_with_data, now, a, err);
 }
 
 /* ---- one raw row ---------------------------------------------------------- */
@@ -450,6 +393,38 @@ static int check_row(const struct store_rows *c, size_t i, mlw_ts *start, mlw_ts
     return 0;
 }
 
+/* A (metric, period) whose buckets must be recomputed. */
+struct touch {
+    const char *metric;
+    mlw_day day;    /* the day, or the first day of the week / month */
+    int removed;    /* a sample left this day: stale hourly rows possible */
+};
+
+static int cmp_touch(const void *pa, const void *pb)
+{
+    const struct touch *a = pa, *b = pb;
+    int c = strcmp(a->metric, b->metric);
+    if (c)
+        return c;
+    return a->day < b->day ? -1 : a->day > b->day;
+}
+
+/* Sort and merge duplicates (keeping any removed flag). */
+static size_t touches_unique(struct touch *t, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(t, n, sizeof *t, cmp_touch);
+    size_t k = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (cmp_touch(&t[k], &t[i]) == 0)
+            t[k].removed |= t[i].removed;
+        else
+            t[++k] = t[i];
+    }
+    return k + 1;
+}
+
 static int vitals_group(struct store *st, const struct store_rows *c, const struct group *g,
                         struct arena *a, struct pipeline_stats *gs, struct mlw_err *err)
 {
@@ -459,15 +434,14 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
     int rc = store_query(st, SQL_MAPPINGS, NULL, 0, &map, err);
     if (rc)
         return rc;
-    struct dayset days = {arena_alloc(a, (g->n + 1) * sizeof(mlw_day)), 0};
-    struct dayset weeks = {arena_alloc(a, (g->n + 1) * sizeof(mlw_day)), 0};
-    struct dayset months = {arena_alloc(a, (g->n + 1) * sizeof(mlw_day)), 0};
-    if (!days.d || !weeks.d || !months.d) {
+    /* Each row touches at most two (metric, day)s: where it is now and
+     * where an earlier copy of it was. */
+    struct touch *t = arena_alloc(a, 2 * g->n * sizeof *t);
+    size_t nt = 0;
+    if (t == NULL) {
         store_rows_free(&map);
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     }
-    if (g->day != DAY_INVALID)
-        dayset_add(&days, g->day);
 
     for (size_t k = 0; k < g->n && rc == MLW_OK; k++) {
         size_t i = g->rows[k];
@@ -483,11 +457,13 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
             break;
         if (rc == 0) { /* claim lost: someone else owns this row now */
             gs->skipped++;
+            rc = MLW_OK;
             continue;
         }
         rc = MLW_OK;
         struct sval pid[1] = {sv_int(id)};
         struct store_rows old;
+        const char *metric = sv_as_text(store_cell(c, i, C_METRIC));
         if (bad) {
             gs->failed++;
             /* A failed row must not keep counting through an old copy. */
@@ -495,12 +471,12 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
                 break;
         } else {
             gs->done++;
+            t[nt++] = (struct touch){metric, mlw_ts_day(start), 0};
             if ((rc = store_query(st, SQL_CAT_OLD, pid, 1, &old, err)))
                 break;
             char s_txt[MLW_TS_LEN], e_txt[MLW_TS_LEN];
             mlw_ts_format(start, s_txt);
             mlw_ts_format(end, e_txt);
-            const char *metric = sv_as_text(store_cell(c, i, C_METRIC));
             struct sval p[15] = {sv_int(id), sv_int(g->user_id), sv_text(metric), sv_real(value),
                                  sv_text(unit), sv_text(s_txt), sv_text(e_txt),
                                  *store_cell(c, i, C_SOURCE), *store_cell(c, i, C_DEVICE),
@@ -509,24 +485,44 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
                                  *store_cell(c, i, C_CREATED), sv_text(now)};
             rc = store_exec(st, SQL_CAT_UPSERT, p, 15, NULL, err);
         }
-        if (old.nrows)
-            add_old_day(&days, store_cell(&old, 0, 0));
+        if (old.nrows) {
+            /* An earlier copy of this row existed: if it sat in another
+             * bucket, that bucket lost a sample. */
+            const struct sval *os = store_cell(&old, 0, 0);
+            const char *om = sv_as_text(store_cell(&old, 0, 1));
+            mlw_ts ots;
+            if (om && sv_as_text(os) && mlw_ts_parse(os->s, os->n, &ots, NULL) == 0 &&
+                (bad || mlw_ts_hour(ots) != mlw_ts_hour(start) || strcmp(om, metric))) {
+                char *m = arena_strdup(a, om);
+                if (m == NULL)
+                    rc = mlw_err_set(err, MLW_ENOMEM, "out of memory");
+                else
+                    t[nt++] = (struct touch){m, mlw_ts_day(ots), 1};
+            }
+        }
         store_rows_free(&old);
     }
     store_rows_free(&map);
     if (rc)
         return rc;
 
-    /* Recompute each touched day, then each touched week and month once. */
-    for (size_t i = 0; i < days.n && rc == MLW_OK; i++) {
-        rc = recompute_day(st, g->user_id, days.d[i], now, a, err);
-        dayset_add(&weeks, mlw_week_start(days.d[i]));
-        dayset_add(&months, mlw_month_start(days.d[i]));
+    /* Recompute each touched (metric, day), then each (metric, week) and
+     * (metric, month) once. */
+    nt = touches_unique(t, nt);
+    struct touch *w = arena_alloc(a, 2 * (nt + 1) * sizeof *w);
+    if (w == NULL)
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    struct touch *mo = w + nt + 1;
+    for (size_t i = 0; i < nt && rc == MLW_OK; i++) {
+        rc = recompute_day(st, g->user_id, t[i].metric, t[i].day, t[i].removed, now, a, err);
+        w[i] = (struct touch){t[i].metric, mlw_week_start(t[i].day), 0};
+        mo[i] = (struct touch){t[i].metric, mlw_month_start(t[i].day), 0};
     }
-    for (size_t i = 0; i < weeks.n && rc == MLW_OK; i++)
-        rc = recompute_period(st, g->user_id, weeks.d[i], 0, now, a, err);
-    for (size_t i = 0; i < months.n && rc == MLW_OK; i++)
-        rc = recompute_period(st, g->user_id, months.d[i], 1, now, a, err);
+    size_t nw = touches_unique(w, nt), nm = touches_unique(mo, nt);
+    for (size_t i = 0; i < nw && rc == MLW_OK; i++)
+        rc = recompute_period(st, g->user_id, w[i].metric, w[i].day, 0, now, a, err);
+    for (size_t i = 0; i < nm && rc == MLW_OK; i++)
+        rc = recompute_period(st, g->user_id, mo[i].metric, mo[i].day, 1, now, a, err);
     return rc;
 }
 
@@ -535,7 +531,5 @@ const struct domain_ops vitals_domain = {
     .table = "vitals_raw_data",
     .claim_sql = CLAIM_HEAD CLAIM_TAIL,
     .claim_user_sql = CLAIM_HEAD " AND user_id=?" CLAIM_TAIL,
-    .date_col = C_START,
-    .date_is_timestamp = 1,
     .process_group = vitals_group,
 };

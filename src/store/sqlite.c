@@ -256,7 +256,7 @@ int store_sqlite_open(const char *path, struct store **out, struct mlw_err *err)
      * would add an fsync per commit for power-loss durability. */
     rc = sq_script(&s->base,
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
-                   "PRAGMA temp_store=MEMORY;",
+                   "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
                    err);
     if (rc) {
         mlw_err_set(err, rc, "cannot use SQLite database '%s'", path);

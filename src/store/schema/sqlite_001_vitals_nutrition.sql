@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS vitals_raw_categorized (
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now'))
 );
 CREATE UNIQUE INDEX IF NOT EXISTS ux_vitals_raw_categorized_raw_id ON vitals_raw_categorized (raw_id);
-CREATE INDEX IF NOT EXISTS idx_vitals_cat_user_start ON vitals_raw_categorized (user_id, start_date);
+CREATE INDEX IF NOT EXISTS idx_vitals_cat_user_metric_start ON vitals_raw_categorized (user_id, metric_type, start_date);
 CREATE INDEX IF NOT EXISTS idx_vitals_cat_loinc ON vitals_raw_categorized (loinc_code);
 CREATE TABLE IF NOT EXISTS vitals_hourly_aggregates (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
