@@ -5,11 +5,14 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "ml/bert.h"
+#include "ml/tokenizer.h"
 
 struct command {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *summary;
+    int wants_name; /* fn expects argv[0] to be the command name */
 };
 
 static int cmd_version(int argc, char **argv)
@@ -21,10 +24,12 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const struct command COMMANDS[] = {
-    {"run", cmd_run, "run the worker (the default when no command is given)"},
-    {"migrate", cmd_migrate, "create or upgrade the database schema"},
-    {"demo", cmd_demo, "seed a fresh embedded database with sample data, process it, summarize"},
-    {"version", cmd_version, "print the version"},
+    {"run", cmd_run, "run the worker (the default when no command is given)", 0},
+    {"migrate", cmd_migrate, "create or upgrade the database schema", 0},
+    {"demo", cmd_demo, "seed a fresh embedded database with sample data, process it, summarize", 0},
+    {"tokenize", cmd_tokenize, "BERT WordPiece tokenization of stdin lines (--vocab FILE)", 1},
+    {"embed-ids", cmd_embed_ids, "BERT sentence embeddings of token-id lines (--model DIR)", 1},
+    {"version", cmd_version, "print the version", 0},
 };
 
 static void usage(FILE *f)
@@ -48,7 +53,8 @@ int main(int argc, char **argv)
         return cmd_version(0, NULL);
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         if (!strcmp(name, COMMANDS[i].name))
-            return COMMANDS[i].fn(argc - 2, argv + 2);
+            return COMMANDS[i].wants_name ? COMMANDS[i].fn(argc - 1, argv + 1)
+                                          : COMMANDS[i].fn(argc - 2, argv + 2);
     fprintf(stderr, "mlworker: unknown command '%s'\n", name);
     usage(stderr);
     return EXIT_USAGE;
