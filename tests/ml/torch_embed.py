@@ -9,7 +9,8 @@ attention mask (the way Hugging Face's BertModel runs), so it checks the C encod
 packed, mask-free attention independently. Weights are read from model.safetensors with
 a small numpy reader; F16/BF16 tensors are widened to fp32 and the math runs in fp32.
 
-    --bench "B:L,B:L" [--iters N]   instead time random batches of B sequences of L tokens
+    --bench "B:L,B:LO-HI" [--iters N]  instead time random batches of B sequences of L
+                                    (or LO..HI) tokens
                                     and print one JSON line per case (sentences/s)
 """
 import argparse
@@ -20,7 +21,23 @@ import struct
 import sys
 import time
 
-import numpy as np
+
+def _pin_threads_from_argv():
+    """OpenBLAS/OpenMP read their thread counts when first loaded, and numpy loads
+    OpenBLAS on import: pin them before any import that could do so."""
+    for i, a in enumerate(sys.argv):
+        v = None
+        if a == "--threads" and i + 1 < len(sys.argv):
+            v = sys.argv[i + 1]
+        elif a.startswith("--threads="):
+            v = a.split("=", 1)[1]
+        if v and v.isdigit() and int(v) > 0:
+            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[name] = v
+
+
+_pin_threads_from_argv()
+import numpy as np  # noqa: E402
 
 
 def read_safetensors(path):
@@ -141,10 +158,6 @@ def main():
     ap.add_argument("--bench", default=None)
     ap.add_argument("--iters", type=int, default=5)
     args = ap.parse_args()
-    if args.threads > 0:
-        # must be set before torch starts its pools
-        for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[v] = str(args.threads)
     import torch
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -153,20 +166,26 @@ def main():
         rng = np.random.default_rng(7)
         V = model.cfg["vocab_size"]
         for case in args.bench.split(","):
-            b, l = (int(v) for v in case.split(":"))
-            seqs = [[101] + list(rng.integers(1000, V, l - 2)) + [102] for _ in range(b)]
+            b, l = case.split(":")
+            b = int(b)
+            lo, hi = (int(v) for v in (l.split("-") if "-" in l else (l, l)))
+            lens = rng.integers(lo, hi + 1, b)
+            seqs = [[101] + [int(v) for v in rng.integers(1000, V, n - 2)] + [102]
+                    for n in lens]
             with torch.no_grad():
                 model.forward(seqs)  # warm-up
                 times = []
+                c0 = time.process_time()
                 for _ in range(args.iters):
                     t = time.perf_counter()
                     model.forward(seqs)
                     times.append(time.perf_counter() - t)
+            cpu_ms = (time.process_time() - c0) / args.iters * 1e3
             times.sort()
             med = times[len(times) // 2]
             print(json.dumps({"impl": "torch", "batch": b, "len": l,
                               "threads": args.threads, "median_s": med,
-                              "sent_per_s": b / med}))
+                              "sent_per_s": b / med, "cpu_ms_per_batch": cpu_ms}))
         return 0
     seqs = [json.loads(line) for line in sys.stdin if line.strip()]
     with torch.no_grad():
