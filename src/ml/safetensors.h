@@ -27,8 +27,8 @@
 #include "core/err.h"
 
 #define SAFETENSORS_MAX_DIMS 8
-/* Largest header accepted; HF's own reader uses the same limit. */
-#define SAFETENSORS_MAX_HEADER (100u * 1024u * 1024u)
+/* Largest header accepted: the limit of Hugging Face's own reader. */
+#define SAFETENSORS_MAX_HEADER 100000000u
 
 enum safetensors_dtype {
     SAFETENSORS_DTYPE_F32,

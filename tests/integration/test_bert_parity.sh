@@ -6,7 +6,7 @@
 #   f16/bf16 checkpoints:  same bound against torch on the same (widened) weights, and
 #                          cosine >= 0.999 against the fp32 model of the same seed
 #
-# One batch of 20 token-id sequences of lengths 1..64; a tiny config in several variants
+# One batch of 22 token-id sequences of lengths 1..64, 65 and 200; a tiny config in several variants
 # (mean/cls/max pooling, "bert." prefix, int64 position_ids buffer, 1 and 2 threads,
 # batches split), then the BERT-base shape (12 x 768, vocab 28996) on a few sequences.
 # Set MLW_SKIP_BERT_BASE=1 to skip the base shape. Env: MLW_BUILD_DIR (has test_bert),
@@ -44,11 +44,12 @@ fi
 TMP=$(mktemp -d /tmp/mlw_parity.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-# 20 sequences, lengths 1..64, [CLS] ... [SEP] around random ids of the cased vocab
+# 20 sequences of lengths 1..64 and two longer ones (65, 200: attention runs in blocks of 64
+# query rows), [CLS] ... [SEP] around random ids of the cased vocab
 "$PY" - > "$TMP/ids.jsonl" <<'EOF'
 import json, random
 r = random.Random(20240501)
-for L in [1, 2, 3, 5, 8, 13, 21, 34, 55, 64, 4, 7, 16, 31, 32, 33, 63, 10, 11, 12]:
+for L in [1, 2, 3, 5, 8, 13, 21, 34, 55, 64, 4, 7, 16, 31, 32, 33, 63, 10, 11, 12, 65, 200]:
     ids = [r.randrange(999, 28996) for _ in range(L)]
     if L >= 2:
         ids[0], ids[-1] = 101, 102
@@ -114,7 +115,7 @@ if [ "${MLW_SKIP_BERT_BASE:-0}" != 1 ]; then
         fi
     fi
     if [ -f "$BASE/.complete" ]; then
-        sed -n '1p;5p;8p;10p;14p;17p' "$TMP/ids.jsonl" > "$TMP/ids_base.jsonl"
+        sed -n '1p;5p;8p;10p;14p;17p;21p' "$TMP/ids.jsonl" > "$TMP/ids_base.jsonl"
         parity base_mean "$BASE" "$TMP/ids_base.jsonl" --threads 2
     fi
 fi
