@@ -29,14 +29,13 @@
 #define SET_TOTAL(x) ", total_" #x "=excluded.total_" #x
 #define SET_AVG(x) ", avg_daily_" #x "=excluded.avg_daily_" #x
 
-/* Claim result: id, user_id, meal_date, then the 27 nutrients. */
+/* Batch rows: id, user_id, meal_date, then the 27 nutrients. */
 enum { C_ID, C_USER, C_DATE, C_NUTR };
 
-#define CLAIM_HEAD                                                                            \
-    "UPDATE nutrition_raw_data SET aggregation_status='processing', claimed_by=?,"          \
-    " claimed_at=?, updated_at=? WHERE id IN (SELECT id FROM nutrition_raw_data"              \
+#define SELECT_HEAD                                                                  \
+    "SELECT id, user_id, meal_date" NUTRIENTS(COL) " FROM nutrition_raw_data"            \
     " WHERE aggregation_status='pending'"
-#define CLAIM_TAIL " ORDER BY created_at, id LIMIT ?) RETURNING id, user_id, meal_date" NUTRIENTS(COL)
+#define SELECT_TAIL " ORDER BY created_at, id LIMIT ?"
 
 static const char SQL_DAY_ITEMS[] =
     "SELECT id, meal_type, data_source, created_at" NUTRIENTS(COL)
@@ -262,10 +261,8 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
                                  bad ? "failed" : "completed", bad ? why : NULL, err);
         if (rc < 0)
             return rc;
-        if (rc == 0) {
-            gs->skipped++;
+        if (rc == 0) /* no longer pending (cannot happen under our lock) */
             continue;
-        }
         if (bad) {
             gs->failed++;
             /* A row that failed may have counted before (reset by the app). */
@@ -297,7 +294,7 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
 const struct domain_ops nutrition_domain = {
     .name = "nutrition",
     .table = "nutrition_raw_data",
-    .claim_sql = CLAIM_HEAD CLAIM_TAIL,
-    .claim_user_sql = CLAIM_HEAD " AND user_id=?" CLAIM_TAIL,
+    .select_sql = SELECT_HEAD SELECT_TAIL,
+    .select_user_sql = SELECT_HEAD " AND user_id=?" SELECT_TAIL,
     .process_group = nutrition_group,
 };

@@ -10,22 +10,14 @@
 #include "core/signals.h"
 #include "jobs/pipeline_int.h"
 
-#define GROUP_ATTEMPTS 6
+#define BATCH_ATTEMPTS 8
 
-struct batch {
-    const struct domain_ops *ops;
-    struct store_rows claimed;
-    struct group *groups;
-    size_t ngroups;
-    size_t *index; /* storage for the groups' row lists */
-};
 
 static const struct domain_ops *domain_of(enum domain d)
 {
     return d == DOMAIN_VITALS ? &vitals_domain : &nutrition_domain;
 }
 
-int64_t batch_size_claimed(const struct batch *b) { return b ? (int64_t)b->claimed.nrows : 0; }
 
 int dayset_init(struct dayset *s, struct arena *a, size_t cap)
 {
@@ -79,8 +71,12 @@ void pipeline_describe(const struct sval *v, char *out, size_t cap)
     out[o] = '\0';
 }
 
-static int reclaim_stale(struct store *st, const struct domain_ops *ops, int timeout,
-                         int64_t *reclaimed, struct mlw_err *err)
+/* Legacy rows: the original worker marks rows 'processing' (updated_at =
+ * UTC now) and may die before finishing them. Give them back after the
+ * claim timeout. It also knows a 'queued' status that means pending; fold
+ * it into 'pending' so selection stays one ordered index range scan. */
+static int reclaim_legacy(struct store *st, const struct domain_ops *ops, int timeout,
+                          int64_t *reclaimed, struct mlw_err *err)
 {
     char sql[256], cutoff[MLW_TS_LEN];
     time_t t = time(NULL) - timeout;
@@ -88,38 +84,17 @@ static int reclaim_stale(struct store *st, const struct domain_ops *ops, int tim
     gmtime_r(&t, &tm);
     strftime(cutoff, sizeof cutoff, "%Y-%m-%d %H:%M:%S", &tm);
     snprintf(sql, sizeof sql,
-             "UPDATE %s SET aggregation_status='pending', claimed_by=NULL, claimed_at=NULL"
-             " WHERE aggregation_status='processing' AND (claimed_at IS NULL OR claimed_at <= ?)",
+             "UPDATE %s SET aggregation_status='pending'"
+             " WHERE aggregation_status='processing' AND (updated_at IS NULL OR updated_at <= ?)",
              ops->table);
     struct sval p[1] = {sv_text(cutoff)};
     int rc = store_exec(st, sql, p, 1, reclaimed, err);
     if (rc)
         return rc;
-    /* The original treats the legacy status 'queued' as pending; folding it
-     * into 'pending' keeps the claim a single ordered index range scan. */
     snprintf(sql, sizeof sql,
              "UPDATE %s SET aggregation_status='pending' WHERE aggregation_status='queued'",
              ops->table);
     return store_exec(st, sql, NULL, 0, NULL, err);
-}
-
-static int release_claims(struct store *st, const struct domain_ops *ops, int64_t *released)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "UPDATE %s SET aggregation_status='pending', claimed_by=NULL, claimed_at=NULL"
-             " WHERE claimed_by=? AND aggregation_status='processing'",
-             ops->table);
-    struct sval p[1] = {sv_text(st->worker_id)};
-    struct mlw_err e = {0};
-    int64_t n = 0;
-    int rc = store_exec(st, sql, p, 1, &n, &e);
-    if (rc)
-        log_warn("could not release %s claims (%s); they return after the claim timeout",
-                 ops->name, e.msg);
-    else if (released)
-        *released += n;
-    return rc;
 }
 
 int pipeline_finish_row(struct store *st, const char *table, int64_t id, const char *status,
@@ -128,15 +103,14 @@ int pipeline_finish_row(struct store *st, const char *table, int64_t id, const c
     char sql[320], now[MLW_TS_LEN];
     mlw_utc_now_text(now);
     snprintf(sql, sizeof sql,
-             "UPDATE %s SET aggregation_status=?, failure_reason=?, updated_at=?, aggregated_at=?,"
-             " claimed_by=NULL, claimed_at=NULL"
-             " WHERE id=? AND claimed_by=? AND aggregation_status='processing'",
+             "UPDATE %s SET aggregation_status=?, failure_reason=?, updated_at=?, aggregated_at=?"
+             " WHERE id=? AND aggregation_status='pending'",
              table);
     int ok = failure_reason == NULL;
-    struct sval p[6] = {sv_text(status), sv_text(failure_reason), sv_text(now),
-                        ok ? sv_text(now) : sv_null(), sv_int(id), sv_text(st->worker_id)};
+    struct sval p[5] = {sv_text(status), sv_text(failure_reason), sv_text(now),
+                        ok ? sv_text(now) : sv_null(), sv_int(id)};
     int64_t changes = 0;
-    int rc = store_exec(st, sql, p, 6, &changes, err);
+    int rc = store_exec(st, sql, p, 5, &changes, err);
     return rc ? rc : changes > 0;
 }
 
@@ -159,7 +133,7 @@ int pipeline_delete_stale(struct store *st, const char *select_sql, const char *
     return rc;
 }
 
-static int cmp_rows_by_group(const void *pa, const void *pb, void *ctx)
+static int cmp_rows_by_user(const void *pa, const void *pb, void *ctx)
 {
     const struct store_rows *rows = ctx;
     size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
@@ -170,103 +144,32 @@ static int cmp_rows_by_group(const void *pa, const void *pb, void *ctx)
     return ia < ib ? -1 : ia > ib;
 }
 
-/* Split claimed rows into per-user groups (ordered by user, then id). All
- * of a user's days in one batch share a transaction, so each affected week
- * and month is recomputed once per batch instead of once per day. */
-static int make_groups(struct batch *b)
+/* Split a batch into per-user groups (ordered by user, then id), so each
+ * affected day, week and month is recomputed once per batch, and so
+ * workers that lock buckets per user always lock in the same order. */
+static int make_groups(const struct store_rows *rows, struct arena *a, struct group **out,
+                       size_t *ngroups)
 {
-    size_t n = b->claimed.nrows;
-    b->index = malloc(n * sizeof *b->index);
-    b->groups = malloc(n * sizeof *b->groups);
-    if (!b->index || !b->groups)
+    size_t n = rows->nrows;
+    size_t *index = arena_alloc(a, n * sizeof *index);
+    struct group *groups = arena_alloc(a, n * sizeof *groups);
+    if (!index || !groups)
         return -1;
     for (size_t i = 0; i < n; i++)
-        b->index[i] = i;
-    qsort_r(b->index, n, sizeof *b->index, cmp_rows_by_group, &b->claimed);
-    b->ngroups = 0;
+        index[i] = i;
+    qsort_r(index, n, sizeof *index, cmp_rows_by_user, (void *)rows);
+    size_t ng = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        int64_t u = sv_as_int(store_cell(&b->claimed, b->index[i], 1));
-        while (j < n && sv_as_int(store_cell(&b->claimed, b->index[j], 1)) == u)
+        int64_t u = sv_as_int(store_cell(rows, index[i], 1));
+        while (j < n && sv_as_int(store_cell(rows, index[j], 1)) == u)
             j++;
-        b->groups[b->ngroups++] = (struct group){u, b->index + i, j - i};
+        groups[ng++] = (struct group){u, index + i, j - i};
         i = j;
     }
+    *out = groups;
+    *ngroups = ng;
     return 0;
-}
-
-static void batch_free(struct batch *b)
-{
-    if (b == NULL)
-        return;
-    store_rows_free(&b->claimed);
-    free(b->groups);
-    free(b->index);
-    free(b);
-}
-
-int pipeline_claim(struct store *st, enum domain d, const struct pipeline_opts *opts,
-                   struct batch **out, struct pipeline_stats *stats, struct mlw_err *err)
-{
-    const struct domain_ops *ops = domain_of(d);
-    *out = NULL;
-    int rc = store_begin(st, err);
-    if (rc)
-        return rc;
-    int64_t reclaimed = 0;
-    if ((rc = reclaim_stale(st, ops, opts->claim_timeout, &reclaimed, err)))
-        goto fail;
-    struct batch *b = calloc(1, sizeof *b);
-    if (b == NULL) {
-        rc = mlw_err_set(err, MLW_ENOMEM, "out of memory");
-        goto fail;
-    }
-    b->ops = ops;
-    char now[MLW_TS_LEN];
-    mlw_utc_now_text(now);
-    struct sval p[5] = {sv_text(st->worker_id), sv_text(now), sv_text(now)};
-    int np = 3;
-    if (opts->user_id >= 0)
-        p[np++] = sv_int(opts->user_id);
-    p[np++] = sv_int(opts->batch_size);
-    rc = store_query(st, opts->user_id >= 0 ? ops->claim_user_sql : ops->claim_sql, p, np,
-                     &b->claimed, err);
-    if (rc) {
-        batch_free(b);
-        goto fail;
-    }
-    if ((rc = store_commit(st, err))) {
-        batch_free(b);
-        goto fail;
-    }
-    if (reclaimed) {
-        stats->reclaimed += reclaimed;
-        log_warn("\xe2\x99\xbb\xef\xb8\x8f  Reclaimed %lld stale %s claim(s) older than %ds",
-                 (long long)reclaimed, ops->name, opts->claim_timeout);
-    }
-    if (b->claimed.nrows == 0) {
-        batch_free(b);
-        return MLW_OK;
-    }
-    stats->claimed += (int64_t)b->claimed.nrows;
-    if (make_groups(b)) {
-        release_claims(st, ops, &stats->released);
-        batch_free(b);
-        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
-    }
-    *out = b;
-    return MLW_OK;
-fail:
-    store_rollback(st);
-    return rc;
-}
-
-static void merge_stats(struct pipeline_stats *into, const struct pipeline_stats *g)
-{
-    into->done += g->done;
-    into->failed += g->failed;
-    into->skipped += g->skipped;
-    into->groups += g->groups;
 }
 
 static void backoff_sleep(int attempt)
@@ -274,60 +177,91 @@ static void backoff_sleep(int attempt)
     /* 20 ms, 40 ms, ... with jitter so competing workers spread out. */
     double base = 0.02 * (double)(1 << attempt);
     double jitter = (double)(rand() % 1000) / 1000.0 * base;
-    struct timespec ts = {0, (long)((base + jitter) * 1e9)};
-    while (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    double s = base + jitter;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL);
 }
 
-int pipeline_process(struct store *st, struct batch *b, struct pipeline_stats *stats,
-                     struct mlw_err *err)
+/* One attempt: everything inside one transaction. */
+static int run_once(struct store *st, const struct domain_ops *ops, const struct pipeline_opts *opts,
+                    struct arena *a, struct pipeline_stats *bs, int64_t *nrows, struct mlw_err *err)
 {
-    if (b == NULL)
-        return MLW_OK;
-    const struct domain_ops *ops = b->ops;
+    int rc = store_begin(st, err);
+    if (rc)
+        return rc;
+    struct store_rows rows = {0};
+    if ((rc = reclaim_legacy(st, ops, opts->claim_timeout, &bs->reclaimed, err)))
+        goto out;
+    struct sval p[2];
+    int np = 0;
+    if (opts->user_id >= 0)
+        p[np++] = sv_int(opts->user_id);
+    p[np++] = sv_int(opts->batch_size);
+    if ((rc = store_query(st, opts->user_id >= 0 ? ops->select_user_sql : ops->select_sql, p, np,
+                          &rows, err)))
+        goto out;
+    struct group *groups = NULL;
+    size_t ng = 0;
+    if (rows.nrows && make_groups(&rows, a, &groups, &ng)) {
+        rc = mlw_err_set(err, MLW_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t gi = 0; gi < ng && rc == MLW_OK; gi++) {
+        if (signals_stop_requested())
+            break; /* commit what is done; the rest stays pending */
+        rc = ops->process_group(st, &rows, &groups[gi], a, bs, err);
+        if (rc == MLW_OK) {
+            bs->groups++;
+            bs->claimed += (int64_t)groups[gi].n;
+            *nrows += (int64_t)groups[gi].n;
+        }
+    }
+out:
+    store_rows_free(&rows);
+    if (rc == MLW_OK)
+        rc = store_commit(st, err);
+    if (rc)
+        store_rollback(st);
+    return rc;
+}
+
+int pipeline_run_batch(struct store *st, enum domain d, const struct pipeline_opts *opts,
+                       struct pipeline_stats *stats, int64_t *nrows, struct mlw_err *err)
+{
+    const struct domain_ops *ops = domain_of(d);
     struct arena a;
     arena_init(&a, 256 * 1024);
-    int rc = MLW_OK;
-    for (size_t gi = 0; gi < b->ngroups; gi++) {
-        if (signals_stop_requested()) {
-            rc = MLW_ESTOPPED;
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        struct pipeline_stats bs = {0};
+        struct mlw_err e = {0};
+        *nrows = 0;
+        arena_reset(&a);
+        rc = run_once(st, ops, opts, &a, &bs, nrows, &e);
+        if (rc == MLW_OK) {
+            stats->claimed += bs.claimed;
+            stats->done += bs.done;
+            stats->failed += bs.failed;
+            stats->groups += bs.groups;
+            stats->reclaimed += bs.reclaimed;
+            if (bs.reclaimed)
+                log_warn("\xe2\x99\xbb\xef\xb8\x8f  Returned %lld stale 'processing' %s row(s) "
+                         "older than %ds to pending",
+                         (long long)bs.reclaimed, ops->name, opts->claim_timeout);
             break;
         }
-        const struct group *g = &b->groups[gi];
-        for (int attempt = 0;; attempt++) {
-            struct pipeline_stats gs = {0};
-            struct mlw_err e = {0};
-            arena_reset(&a);
-            rc = store_begin(st, &e);
-            if (rc == MLW_OK)
-                rc = ops->process_group(st, &b->claimed, g, &a, &gs, &e);
-            if (rc == MLW_OK)
-                rc = store_commit(st, &e);
-            if (rc == MLW_OK) {
-                gs.groups = 1;
-                merge_stats(stats, &gs);
-                break;
-            }
-            store_rollback(st);
-            if (store_is_retryable(rc) && attempt + 1 < GROUP_ATTEMPTS) {
-                log_debug("%s group user %lld: %s; retrying", ops->name, (long long)g->user_id, e.msg);
-                backoff_sleep(attempt);
-                continue;
-            }
-            mlw_err_set(err, rc, "%s group (user %lld): %s", ops->name, (long long)g->user_id, e.msg);
-            break;
+        *nrows = 0;
+        if (store_is_retryable(rc) && attempt + 1 < BATCH_ATTEMPTS && !signals_stop_requested()) {
+            stats->retries++;
+            log_debug("%s batch: %s; retrying", ops->name, e.msg);
+            backoff_sleep(attempt);
+            continue;
         }
-        if (rc)
-            break;
+        mlw_err_set(err, rc, "%s batch: %s", ops->name, e.msg);
+        break;
     }
     arena_free(&a);
-    if (rc) /* hand back what we did not finish; the next batch retries it */
-        release_claims(st, ops, &stats->released);
-    batch_free(b);
-    return rc == MLW_ESTOPPED ? MLW_OK : rc;
+    return rc;
 }
 
 int pipeline_pending(struct store *st, enum domain d, const struct pipeline_opts *opts,
@@ -346,12 +280,4 @@ int pipeline_pending(struct store *st, enum domain d, const struct pipeline_opts
     *count = r.nrows ? sv_as_int(store_cell(&r, 0, 0)) : 0;
     store_rows_free(&r);
     return MLW_OK;
-}
-
-void pipeline_abandon(struct store *st, struct batch *b, struct pipeline_stats *stats)
-{
-    if (b == NULL)
-        return;
-    release_claims(st, b->ops, &stats->released);
-    batch_free(b);
 }

@@ -9,10 +9,10 @@
 #include "core/timeutil.h"
 #include "jobs/pipeline.h"
 
-/* The claimed rows of one user in one batch, processed in one transaction. */
+/* The rows of one user in one batch. */
 struct group {
     int64_t user_id;
-    size_t *rows;   /* indexes into batch->claimed, ordered by id */
+    size_t *rows;   /* indexes into the batch's rows, ordered by id */
     size_t n;
 };
 
@@ -28,11 +28,11 @@ void dayset_sort(struct dayset *s);
 struct domain_ops {
     const char *name;
     const char *table;
-    const char *claim_sql;    /* params: worker, now, now, limit; RETURNING id, user_id, <date>, ... */
-    const char *claim_user_sql; /* same with "AND user_id = ?" before the limit */
+    const char *select_sql;      /* params: limit; returns id, user_id, ... of pending rows */
+    const char *select_user_sql; /* params: user, limit */
     /* Process one group inside an open transaction. Returns MLW_OK or an
      * error (the caller rolls back). */
-    int (*process_group)(struct store *st, const struct store_rows *claimed,
+    int (*process_group)(struct store *st, const struct store_rows *rows,
                          const struct group *g, struct arena *a, struct pipeline_stats *gs,
                          struct mlw_err *err);
 };
@@ -40,8 +40,8 @@ struct domain_ops {
 extern const struct domain_ops vitals_domain;
 extern const struct domain_ops nutrition_domain;
 
-/* Set a claimed row's final status. Returns 1 if the claim was still ours
- * (row updated), 0 if it was lost, or a negative error. */
+/* Set a batch row's final status. Returns 1 if the row was still pending
+ * (updated), 0 if it changed meanwhile, or a negative error. */
 int pipeline_finish_row(struct store *st, const char *table, int64_t id, const char *status,
                         const char *failure_reason, struct mlw_err *err);
 

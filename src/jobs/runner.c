@@ -58,28 +58,18 @@ int runner_aggregation(const struct config *cfg, struct store *st, struct runner
              cfg->exit_when_idle ? ", exit when idle" : "");
     while (!signals_stop_requested()) {
         struct mlw_err err = {0};
-        struct batch *vb = NULL, *nb = NULL;
-        int rc = pipeline_claim(st, DOMAIN_VITALS, &opts, &vb, &t->vitals, &err);
-        if (rc == MLW_OK)
-            rc = pipeline_claim(st, DOMAIN_NUTRITION, &opts, &nb, &t->nutrition, &err);
-        int64_t nv = batch_size_claimed(vb), nn = batch_size_claimed(nb);
-        if (rc == MLW_OK && nv + nn > 0) {
+        struct pipeline_stats v0 = t->vitals, n0 = t->nutrition;
+        int64_t nv = 0, nn = 0;
+        int rc = pipeline_run_batch(st, DOMAIN_VITALS, &opts, &t->vitals, &nv, &err);
+        if (rc == MLW_OK && !signals_stop_requested())
+            rc = pipeline_run_batch(st, DOMAIN_NUTRITION, &opts, &t->nutrition, &nn, &err);
+        if (nv + nn > 0) {
             idle_logged = 0;
             t->batches++;
             log_info("\xf0\x9f\x93\x8a Processing batch: %lld vitals + %lld nutrition + 0 lab reports",
                      (long long)nv, (long long)nn);
-            struct pipeline_stats v0 = t->vitals, n0 = t->nutrition;
-            rc = pipeline_process(st, vb, &t->vitals, &err);
-            vb = NULL;
-            int rc2 = pipeline_process(st, nb, &t->nutrition, rc ? NULL : &err);
-            nb = NULL;
-            if (rc == MLW_OK)
-                rc = rc2;
             log_domain("\xf0\x9f\x92\x93", "Vitals", "categorized", &v0, &t->vitals);
             log_domain("\xf0\x9f\x8d\x8e", "Nutrition", "completed", &n0, &t->nutrition);
-        } else if (vb) {
-            /* The nutrition claim failed after the vitals claim: give it back. */
-            pipeline_abandon(st, vb, &t->vitals);
         }
 
         if (mlw_monotonic() - last_stats >= cfg->stats_interval) {

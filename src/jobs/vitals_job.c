@@ -20,17 +20,15 @@
 #include "domain/vitals.h"
 #include "jobs/pipeline_int.h"
 
-/* Claim result columns. */
+/* Batch row columns. */
 enum { C_ID, C_USER, C_START, C_METRIC, C_VALUE, C_UNIT, C_END, C_SOURCE, C_DEVICE, C_NOTES,
        C_CONFIDENCE, C_CREATED };
 
-#define CLAIM_HEAD                                                                               \
-    "UPDATE vitals_raw_data SET aggregation_status='processing', claimed_by=?, claimed_at=?,"   \
-    " updated_at=? WHERE id IN (SELECT id FROM vitals_raw_data"                          \
+#define SELECT_HEAD                                                                  \
+    "SELECT id, user_id, start_date, metric_type, value, unit, end_date, data_source,"  \
+    " source_device, notes, confidence_score, created_at FROM vitals_raw_data"          \
     " WHERE aggregation_status='pending'"
-#define CLAIM_TAIL                                                                               \
-    " ORDER BY created_at, id LIMIT ?) RETURNING id, user_id, start_date, metric_type, value,"   \
-    " unit, end_date, data_source, source_device, notes, confidence_score, created_at"
+#define SELECT_TAIL " ORDER BY created_at, id LIMIT ?"
 
 static const char SQL_CAT_OLD[] =
     "SELECT start_date, metric_type FROM vitals_raw_categorized WHERE raw_id=?";
@@ -129,7 +127,7 @@ struct loinc_map {
 
 /* Exact (case-insensitive) name first, else the first row in seed order
  * whose vital_sign contains the metric name (case-insensitive). */
-static const char *loinc_lookup(const struct store_rows *m, const char *metric)
+static const char *loinc_lookup_uncached(const struct store_rows *m, const char *metric)
 {
     for (size_t i = 0; i < m->nrows; i++) {
         const char *vs = sv_as_text(store_cell(m, i, 0));
@@ -142,6 +140,17 @@ static const char *loinc_lookup(const struct store_rows *m, const char *metric)
             return sv_as_text(store_cell(m, i, 1));
     }
     return NULL;
+}
+
+/* Rows of a batch come in runs of the same metric: remember the last one. */
+static const char *loinc_lookup(const struct store_rows *m, const char *metric,
+                                const char **last_metric, const char **last_code)
+{
+    if (*last_metric == NULL || strcmp(*last_metric, metric)) {
+        *last_metric = metric;
+        *last_code = loinc_lookup_uncached(m, metric);
+    }
+    return *last_code;
 }
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -438,6 +447,7 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
      * where an earlier copy of it was. */
     struct touch *t = arena_alloc(a, 2 * g->n * sizeof *t);
     size_t nt = 0;
+    const char *last_metric = NULL, *last_code = NULL;
     if (t == NULL) {
         store_rows_free(&map);
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
@@ -455,8 +465,7 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
                                  bad ? why : NULL, err);
         if (rc < 0)
             break;
-        if (rc == 0) { /* claim lost: someone else owns this row now */
-            gs->skipped++;
+        if (rc == 0) { /* no longer pending (cannot happen under our lock) */
             rc = MLW_OK;
             continue;
         }
@@ -481,7 +490,7 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
                                  sv_text(unit), sv_text(s_txt), sv_text(e_txt),
                                  *store_cell(c, i, C_SOURCE), *store_cell(c, i, C_DEVICE),
                                  *store_cell(c, i, C_NOTES), *store_cell(c, i, C_CONFIDENCE),
-                                 sv_text(loinc_lookup(&map, metric)), sv_text(now),
+                                 sv_text(loinc_lookup(&map, metric, &last_metric, &last_code)), sv_text(now),
                                  *store_cell(c, i, C_CREATED), sv_text(now)};
             rc = store_exec(st, SQL_CAT_UPSERT, p, 15, NULL, err);
         }
@@ -529,7 +538,7 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
 const struct domain_ops vitals_domain = {
     .name = "vitals",
     .table = "vitals_raw_data",
-    .claim_sql = CLAIM_HEAD CLAIM_TAIL,
-    .claim_user_sql = CLAIM_HEAD " AND user_id=?" CLAIM_TAIL,
+    .select_sql = SELECT_HEAD SELECT_TAIL,
+    .select_user_sql = SELECT_HEAD " AND user_id=?" SELECT_TAIL,
     .process_group = vitals_group,
 };

@@ -19,7 +19,7 @@
 #define STMT_CACHE_MAX 128
 
 struct cached_stmt {
-    uint64_t hash;   /* of the SQL text: callers may pass stack buffers */
+    size_t len;      /* keyed by the SQL text (callers may pass stack buffers) */
     char *sql;
     sqlite3_stmt *stmt;
 };
@@ -38,19 +38,11 @@ static int map_rc(struct sqlite_store *s, int rc, const char *what, struct mlw_e
     return mlw_err_set(err, code, "sqlite %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static uint64_t fnv1a(const char *p)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    return h;
-}
-
 static int prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **out, struct mlw_err *err)
 {
-    uint64_t h = fnv1a(sql);
+    size_t len = strlen(sql);
     for (int i = 0; i < s->ncache; i++)
-        if (s->cache[i].hash == h && !strcmp(s->cache[i].sql, sql)) {
+        if (s->cache[i].len == len && !memcmp(s->cache[i].sql, sql, len)) {
             *out = s->cache[i].stmt;
             return MLW_OK;
         }
@@ -71,7 +63,7 @@ static int prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **out, 
         sqlite3_finalize(stmt);
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     }
-    s->cache[s->ncache++] = (struct cached_stmt){h, copy, stmt};
+    s->cache[s->ncache++] = (struct cached_stmt){len, copy, stmt};
     *out = stmt;
     return MLW_OK;
 }

@@ -19,9 +19,7 @@ CREATE TABLE IF NOT EXISTS vitals_raw_data (
     aggregated_at TEXT,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now')),
-    failure_reason TEXT,            -- mlworker: why a row is 'failed'
-    claimed_by TEXT,                -- mlworker: worker holding the claim
-    claimed_at TEXT                 -- mlworker: when the claim was taken (UTC)
+    failure_reason TEXT             -- mlworker: why a row is 'failed'
 );
 CREATE UNIQUE INDEX IF NOT EXISTS ux_vitals_raw_data_nodups ON vitals_raw_data
     (user_id, metric_type, unit, start_date, data_source, COALESCE(notes, ''));
@@ -29,7 +27,7 @@ CREATE INDEX IF NOT EXISTS idx_vitals_raw_user_metric_start ON vitals_raw_data (
 CREATE INDEX IF NOT EXISTS idx_vitals_raw_metric_dates ON vitals_raw_data (metric_type, start_date, end_date);
 CREATE INDEX IF NOT EXISTS idx_vitals_raw_user_source_start ON vitals_raw_data (user_id, data_source, start_date);
 CREATE INDEX IF NOT EXISTS idx_vitals_raw_status_user_start ON vitals_raw_data (aggregation_status, user_id, start_date);
-CREATE INDEX IF NOT EXISTS idx_vitals_raw_claim ON vitals_raw_data (aggregation_status, created_at, id);
+CREATE INDEX IF NOT EXISTS idx_vitals_raw_pending ON vitals_raw_data (aggregation_status, created_at, id);
 
 CREATE TABLE IF NOT EXISTS vitals_mappings (
     vital_sign TEXT PRIMARY KEY,
@@ -202,9 +200,7 @@ CREATE TABLE IF NOT EXISTS nutrition_raw_data (
     aggregated_at TEXT,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now')),
-    failure_reason TEXT,            -- mlworker
-    claimed_by TEXT,                -- mlworker
-    claimed_at TEXT                 -- mlworker
+    failure_reason TEXT             -- mlworker: why a row is 'failed'
 );
 CREATE INDEX IF NOT EXISTS idx_nutrition_raw_user_date ON nutrition_raw_data (user_id, meal_date);
 CREATE INDEX IF NOT EXISTS idx_nutrition_raw_date_time ON nutrition_raw_data (meal_date, meal_time);
@@ -212,7 +208,7 @@ CREATE INDEX IF NOT EXISTS idx_nutrition_raw_user_source_date ON nutrition_raw_d
 CREATE INDEX IF NOT EXISTS idx_nutrition_raw_status_user_date ON nutrition_raw_data (aggregation_status, user_id, meal_date);
 CREATE INDEX IF NOT EXISTS idx_nutrition_raw_meal_type_date ON nutrition_raw_data (meal_type, meal_date);
 CREATE INDEX IF NOT EXISTS idx_nutrition_raw_dish_type_date ON nutrition_raw_data (dish_type, meal_date);
-CREATE INDEX IF NOT EXISTS idx_nutrition_raw_claim ON nutrition_raw_data (aggregation_status, created_at, id);
+CREATE INDEX IF NOT EXISTS idx_nutrition_raw_pending ON nutrition_raw_data (aggregation_status, created_at, id);
 
 CREATE TABLE IF NOT EXISTS nutrition_daily_aggregates (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
