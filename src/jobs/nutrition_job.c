@@ -29,13 +29,20 @@
 #define SET_TOTAL(x) ", total_" #x "=excluded.total_" #x
 #define SET_AVG(x) ", avg_daily_" #x "=excluded.avg_daily_" #x
 
-/* Batch rows: id, user_id, meal_date, then the 27 nutrients. */
-enum { C_ID, C_USER, C_DATE, C_NUTR };
+/* Batch rows: id, user_id, meal_date, aggregated_date, then the 27 nutrients. */
+enum { C_ID, C_USER, C_DATE, C_COUNTED, C_NUTR };
 
 #define SELECT_HEAD                                                                  \
-    "SELECT id, user_id, meal_date" NUTRIENTS(COL) " FROM nutrition_raw_data"            \
+    "SELECT id, user_id, meal_date, aggregated_date" NUTRIENTS(COL)                     \
+    " FROM nutrition_raw_data"                                                             \
     " WHERE aggregation_status='pending'"
 #define SELECT_TAIL " ORDER BY created_at, id LIMIT ?"
+
+/* aggregated_date remembers the day a row was counted under, so that a row
+ * the app moves to another day is taken out of the old day's totals. */
+static const char SQL_FINISH[] =
+    "UPDATE nutrition_raw_data SET aggregation_status=?, failure_reason=?, updated_at=?,"
+    " aggregated_at=?, aggregated_date=? WHERE id=? AND aggregation_status='pending'";
 
 static const char SQL_DAY_ITEMS[] =
     "SELECT id, meal_type, data_source, created_at" NUTRIENTS(COL)
@@ -235,7 +242,7 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
     char now[MLW_TS_LEN];
     mlw_utc_now_text(now);
     struct dayset days;
-    if (dayset_init(&days, a, g->n))
+    if (dayset_init(&days, a, 2 * g->n))
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     int rc = MLW_OK;
     for (size_t k = 0; k < g->n; k++) {
@@ -257,22 +264,29 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
             read_nutrients(c, i, C_NUTR, nutr);
             bad = nutrition_validate(nutr, why, sizeof why) != 0;
         }
-        rc = pipeline_finish_row(st, "nutrition_raw_data", sv_as_int(store_cell(c, i, C_ID)),
-                                 bad ? "failed" : "completed", bad ? why : NULL, err);
-        if (rc < 0)
+        char date[MLW_DATE_LEN];
+        mlw_date_format(day, date);
+        struct sval p[6] = {sv_text(bad ? "failed" : "completed"), sv_text(bad ? why : NULL),
+                            sv_text(now), bad ? sv_null() : sv_text(now),
+                            bad ? sv_null() : sv_text(date), sv_int(sv_as_int(store_cell(c, i, C_ID)))};
+        int64_t changed = 0;
+        if ((rc = store_exec(st, SQL_FINISH, p, 6, &changed, err)))
             return rc;
-        if (rc == 0) /* no longer pending (cannot happen under our lock) */
+        if (changed == 0) /* no longer pending (cannot happen under our lock) */
             continue;
-        if (bad) {
+        if (bad)
             gs->failed++;
-            /* A row that failed may have counted before (reset by the app). */
-            if (sv_as_text(dv) && mlw_date_parse(dv->s, dv->n, &day, NULL) == 0 &&
-                mlw_week_start(day) + 6 <= MLW_DAY_MAX)
-                dayset_add(&days, day);
-        } else {
+        else {
             gs->done++;
             dayset_add(&days, day);
         }
+        /* The day it was counted under before (moved by the app, or now
+         * failed) must lose it. */
+        const struct sval *cv = store_cell(c, i, C_COUNTED);
+        mlw_day counted;
+        if (sv_as_text(cv) && mlw_date_parse(cv->s, cv->n, &counted, NULL) == 0 &&
+            (bad || counted != day))
+            dayset_add(&days, counted);
     }
     struct dayset weeks, months;
     if (dayset_init(&weeks, a, days.n) || dayset_init(&months, a, days.n))

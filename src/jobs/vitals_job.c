@@ -33,7 +33,7 @@ enum { C_ID, C_USER, C_START, C_METRIC, C_VALUE, C_UNIT, C_END, C_SOURCE, C_DEVI
 static const char SQL_CAT_OLD[] =
     "SELECT start_date, metric_type FROM vitals_raw_categorized WHERE raw_id=?";
 static const char SQL_CAT_DELETE[] =
-    "DELETE FROM vitals_raw_categorized WHERE raw_id=? RETURNING start_date";
+    "DELETE FROM vitals_raw_categorized WHERE raw_id=? RETURNING start_date, metric_type";
 static const char SQL_CAT_UPSERT[] =
     "INSERT INTO vitals_raw_categorized (raw_id, user_id, metric_type, value, unit, start_date,"
     " end_date, data_source, source_device, notes, confidence_score, loinc_code,"

@@ -18,6 +18,7 @@
 #ifndef MLW_STORE_H
 #define MLW_STORE_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,7 @@ struct store_rows {
 
 static inline const struct sval *store_cell(const struct store_rows *r, size_t row, int col)
 {
+    assert(row < r->nrows && col >= 0 && col < r->ncols);
     return &r->cells[row * (size_t)r->ncols + (size_t)col];
 }
 void store_rows_free(struct store_rows *r);

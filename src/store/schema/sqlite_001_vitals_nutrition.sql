@@ -200,7 +200,8 @@ CREATE TABLE IF NOT EXISTS nutrition_raw_data (
     aggregated_at TEXT,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now')),
-    failure_reason TEXT             -- mlworker: why a row is 'failed'
+    failure_reason TEXT,            -- mlworker: why a row is 'failed'
+    aggregated_date TEXT            -- mlworker: the meal_date it was last counted under
 );
 CREATE INDEX IF NOT EXISTS idx_nutrition_raw_user_date ON nutrition_raw_data (user_id, meal_date);
 CREATE INDEX IF NOT EXISTS idx_nutrition_raw_date_time ON nutrition_raw_data (meal_date, meal_time);
