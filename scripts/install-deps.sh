@@ -8,7 +8,7 @@ what=${1:-test}
 build_pkgs=(build-essential cmake pkg-config
   libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev libcjson-dev
   libutf8proc-dev libmicrohttpd-dev libopenblas-dev)
-test_pkgs=(libcmocka-dev sqlite3 postgresql python3 nodejs npm procps)
+test_pkgs=(libcmocka-dev sqlite3 python3 python3-torch python3-numpy nodejs npm procps time)
 
 want=("${build_pkgs[@]}")
 [ "$what" = test ] && want+=("${test_pkgs[@]}")
