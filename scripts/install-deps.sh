@@ -8,7 +8,11 @@ what=${1:-test}
 build_pkgs=(build-essential cmake pkg-config
   libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev libcjson-dev
   libutf8proc-dev libmicrohttpd-dev libopenblas-dev)
-test_pkgs=(libcmocka-dev sqlite3 python3 python3-torch python3-numpy nodejs npm procps time)
+test_pkgs=(libcmocka-dev sqlite3 python3 python3-torch python3-numpy procps time)
+# Node.js may come from another repository (nodesource ships npm inside
+# nodejs), so these are checked by command, not by package name.
+command -v node >/dev/null 2>&1 || test_pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || test_pkgs+=(npm)
 
 want=("${build_pkgs[@]}")
 [ "$what" = test ] && want+=("${test_pkgs[@]}")
