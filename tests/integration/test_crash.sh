@@ -49,7 +49,7 @@ kill_loop() {
     left=$(unfinished "$db")
     if [ "$left" -eq 0 ]; then
       extra=$((extra + 1))
-      gen --db "$db" --users 8 --days 60 --rows 4000 --seed $((SEED + 100 + extra)) --late \
+      gen --db "$db" --users 8 --days 60 --rows 8000 --seed $((SEED + 100 + extra)) --late \
         >/dev/null
       left=$(unfinished "$db")
       echo "    (all done before enough kills: inserted late rows, $left pending)"
@@ -57,7 +57,7 @@ kill_loop() {
     start_worker "$db" "$TMP/crash.log"
     secs=$(random_secs 50 1500)
     sleep "$secs"
-    { kill -9 "$WPID"; wait_for "$WPID" 10; } 2>/dev/null  # (quiet: no "Killed" job notice)
+    { kill -9 "$WPID" || true; wait_for "$WPID" 10; } 2>/dev/null  # (quiet: no "Killed" job notice)
     rc=$WRC
     if [ "$rc" -eq 137 ]; then  # died of our SIGKILL (a finished worker exits 0)
       kills=$((kills + 1))
@@ -99,7 +99,7 @@ W1=$WPID
 start_worker "$B" "$TMP/w2.log"
 W2=$WPID
 sleep "$(random_secs 200 900)"
-{ kill -9 "$W2"; wait_for "$W2" 10; } 2>/dev/null
+{ kill -9 "$W2" || true; wait_for "$W2" 10; } 2>/dev/null
 echo "    worker 2 $([ "$WRC" -eq 137 ] && echo "killed" || echo "had already finished (exit $WRC)")"
 start_worker "$B" "$TMP/w3.log"
 W3=$WPID
@@ -129,7 +129,7 @@ for sig in TERM INT; do
   BG_PIDS+=("$WPID")
   sleep "$(random_secs 300 800)"
   t0=$SECONDS
-  kill -"$sig" "$WPID"
+  kill -"$sig" "$WPID" || true
   wait_for "$WPID" 10
   if [ "$WRC" -eq 0 ] && [ $((SECONDS - t0)) -le 5 ]; then
     pass "SIG$sig: exit 0 within $((SECONDS - t0)) s ($(unfinished "$C") rows still to do)"

@@ -18,6 +18,9 @@ unset DATABASE_URL SQLALCHEMY_DATABASE_URI POSTGRES_SERVER POSTGRES_PORT POSTGRE
       ML_WORKER_LOG_FORMAT
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mlw-itest.XXXXXX")
+# Run a private copy, so a rebuild of the shared build tree mid-test cannot swap the binary.
+cp "$MLWORKER" "$TMP/mlworker"
+MLWORKER=$TMP/mlworker
 BG_PIDS=()
 cleanup() {
   local p
