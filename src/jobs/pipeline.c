@@ -182,6 +182,25 @@ static void backoff_sleep(int attempt)
     nanosleep(&ts, NULL);
 }
 
+/* Serialize writers of one user's buckets. Two workers holding different
+ * raw rows of the same user would otherwise each recompute that user's
+ * buckets without seeing the other's uncommitted samples. Groups are taken
+ * in ascending user order, so workers cannot deadlock on these locks.
+ * SQLite needs nothing: its write lock already serializes transactions. */
+static int lock_user(struct store *st, const struct domain_ops *ops, int64_t user,
+                     struct mlw_err *err)
+{
+    if (st->dialect != DB_POSTGRES)
+        return MLW_OK;
+    int64_t key = ((int64_t)(ops->table[0]) << 48) ^ user; /* 'v'itals, 'n'utrition, 'l'abs */
+    struct sval p[1] = {sv_int(key)};
+    struct store_rows r;
+    int rc = store_query(st, "SELECT pg_advisory_xact_lock(?)", p, 1, &r, err);
+    if (rc == MLW_OK)
+        store_rows_free(&r);
+    return rc;
+}
+
 /* One attempt: everything inside one transaction. */
 static int run_once(struct store *st, const struct domain_ops *ops, const struct pipeline_opts *opts,
                     struct arena *a, struct pipeline_stats *bs, int64_t *nrows, struct mlw_err *err)
@@ -197,8 +216,12 @@ static int run_once(struct store *st, const struct domain_ops *ops, const struct
     if (opts->user_id >= 0)
         p[np++] = sv_int(opts->user_id);
     p[np++] = sv_int(opts->batch_size);
-    if ((rc = store_query(st, opts->user_id >= 0 ? ops->select_user_sql : ops->select_sql, p, np,
-                          &rows, err)))
+    /* PostgreSQL: the selected rows stay locked until commit, and rows
+     * another worker holds are skipped rather than waited for. */
+    char sql[1024];
+    snprintf(sql, sizeof sql, "%s%s", opts->user_id >= 0 ? ops->select_user_sql : ops->select_sql,
+             st->dialect == DB_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
+    if ((rc = store_query(st, sql, p, np, &rows, err)))
         goto out;
     struct group *groups = NULL;
     size_t ng = 0;
@@ -209,6 +232,8 @@ static int run_once(struct store *st, const struct domain_ops *ops, const struct
     for (size_t gi = 0; gi < ng && rc == MLW_OK; gi++) {
         if (signals_stop_requested())
             break; /* commit what is done; the rest stays pending */
+        if ((rc = lock_user(st, ops, groups[gi].user_id, err)))
+            break;
         rc = ops->process_group(st, &rows, &groups[gi], a, bs, err);
         if (rc == MLW_OK) {
             bs->groups++;
@@ -253,7 +278,10 @@ int pipeline_run_batch(struct store *st, enum domain d, const struct pipeline_op
         *nrows = 0;
         if (store_is_retryable(rc) && attempt + 1 < BATCH_ATTEMPTS && !signals_stop_requested()) {
             stats->retries++;
-            log_debug("%s batch: %s; retrying", ops->name, e.msg);
+            if (rc == MLW_ETRANSIENT) /* lost connection: operators want to see it */
+                log_warn("\xe2\x9a\xa0\xef\xb8\x8f  %s batch: %s; retrying", ops->name, e.msg);
+            else
+                log_debug("%s batch: %s; retrying", ops->name, e.msg);
             backoff_sleep(attempt);
             continue;
         }

@@ -29,7 +29,8 @@ void runner_log_stats(const struct runner_totals *t)
     log_info("   Failed rows: %lld (vitals %lld, nutrition %lld)", (long long)failed,
              (long long)t->vitals.failed, (long long)t->nutrition.failed);
     log_info("   Errors: %lld", (long long)t->errors);
-    log_info("   Batches: %lld, reclaimed claims: %lld", (long long)t->batches,
+    log_info("   Batches: %lld, retried: %lld, stale rows reclaimed: %lld", (long long)t->batches,
+             (long long)(t->vitals.retries + t->nutrition.retries),
              (long long)(t->vitals.reclaimed + t->nutrition.reclaimed));
     log_info("   Rate: %.1f rows/s", up > 0 ? (double)(done + failed) / up : 0.0);
     if (done + failed > 0)

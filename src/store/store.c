@@ -49,10 +49,7 @@ int store_open(const struct db_target *target, struct store **out, struct mlw_er
     case DB_SQLITE:
         return store_sqlite_open(target->location, out, err);
     case DB_POSTGRES:
-        return mlw_err_set(err, MLW_EUNSUPPORTED,
-                           "PostgreSQL (%s) is not available in this build yet; "
-                           "use DATABASE_URL=sqlite:///path.db",
-                           target->display);
+        return store_postgres_open(target->location, out, err);
     }
     return mlw_err_set(err, MLW_EINVAL, "unknown database kind");
 }
@@ -101,7 +98,8 @@ int store_schema_version(struct store *st, int *version, struct mlw_err *err)
     int rc = store_query(st,
                          st->dialect == DB_SQLITE
                              ? "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='mlw_schema_version'"
-                             : "SELECT count(*) FROM information_schema.tables WHERE table_name='mlw_schema_version'",
+                             : "SELECT count(*) FROM information_schema.tables"
+                               " WHERE table_name='mlw_schema_version' AND table_schema=current_schema()",
                          NULL, 0, &r, err);
     if (rc)
         return rc;

@@ -108,5 +108,6 @@ int store_schema_latest(enum db_kind dialect);
 
 /* Backends. */
 int store_sqlite_open(const char *path, struct store **out, struct mlw_err *err);
+int store_postgres_open(const char *conninfo, struct store **out, struct mlw_err *err);
 
 #endif
