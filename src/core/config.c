@@ -42,6 +42,8 @@ static const struct opt g_opts[] = {
      "least severe level logged"},
     {"ML_WORKER_STATS_INTERVAL", OPT_INT, F(stats_interval), "300", 1, 86400, NULL,
      "seconds between stats blocks in the log"},
+    {"ML_WORKER_NOTIFY_CHANNEL", OPT_STRING, F(notify_channel), NULL, 0, 0, NULL,
+     "PostgreSQL LISTEN channel that wakes an idle worker (unset: poll only)"},
     {"ML_WORKER_SQS_QUEUE_URL", OPT_STRING, F(sqs_queue_url), NULL, 0, 0, NULL,
      "SQS queue URL (required in sqs and both modes)"},
     {"ML_WORKER_BATCH_SIZE", OPT_INT, F(sqs_batch_size), "1", 1, 10, NULL,
@@ -313,6 +315,14 @@ int config_load(struct config *cfg, const char *(*getenv_fn)(const char *), char
     struct mlw_err err = {0};
     if (config_db_target(&cfg->db, getenv_fn, &err) != MLW_OK)
         problem(&p, "%s", err.msg);
+    if (cfg->notify_channel) {
+        int ok = strlen(cfg->notify_channel) < 64;
+        for (const char *c = cfg->notify_channel; *c && ok; c++)
+            ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' ||
+                 (c != cfg->notify_channel && *c >= '0' && *c <= '9');
+        if (!ok)
+            problem(&p, "ML_WORKER_NOTIFY_CHANNEL must be an identifier (letters, digits, _)");
+    }
     if (p.count == 0 && cfg->mode != MODE_AGGREGATION && cfg->sqs_queue_url == NULL)
         problem(&p, "ML_WORKER_SQS_QUEUE_URL is required when ML_WORKER_MODE=%s",
                 config_mode_name(cfg->mode));
@@ -321,6 +331,7 @@ int config_load(struct config *cfg, const char *(*getenv_fn)(const char *), char
 
 void config_free(struct config *cfg)
 {
+    free(cfg->notify_channel);
     free(cfg->sqs_queue_url);
     free(cfg->aws_region);
     config_db_free(&cfg->db);

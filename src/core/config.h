@@ -32,6 +32,7 @@ struct config {
     int log_json;               /* ML_WORKER_LOG_FORMAT=json */
     int log_level;              /* ML_WORKER_LOG_LEVEL, enum log_level */
     int stats_interval;         /* ML_WORKER_STATS_INTERVAL, seconds */
+    char *notify_channel;       /* ML_WORKER_NOTIFY_CHANNEL (PostgreSQL LISTEN) */
     struct db_target db;
 
     /* SQS consumer (the original's variables and defaults). */

@@ -79,3 +79,5 @@ int signals_sleep(double seconds)
     }
     return 1;
 }
+
+int signals_wake_fd(void) { return g_pipe[0]; }

@@ -14,5 +14,8 @@ void signals_request_stop(void);     /* as if a signal arrived (tests, fatal pat
 int signals_last(void);              /* last signal number seen, 0 if none */
 /* Sleep up to seconds, returning early (1) when a stop is requested. */
 int signals_sleep(double seconds);
+/* A descriptor that becomes readable when a stop is requested (-1 before
+ * signals_install): lets other waits (a database socket) include it. */
+int signals_wake_fd(void);
 
 #endif

@@ -102,7 +102,8 @@ int runner_aggregation(const struct config *cfg, struct store *st, struct runner
             idle_logged = 1;
         }
         double wait = cfg->poll_interval, left = cfg->stats_interval - (mlw_monotonic() - last_stats);
-        signals_sleep(left > 0 && left < wait ? left : wait);
+        if (store_idle_wait(st, cfg->notify_channel, left > 0 && left < wait ? left : wait) > 0)
+            log_debug("woken by a database notification");
     }
     return 0;
 }

@@ -18,8 +18,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <poll.h>
+
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/signals.h"
+#include "core/timeutil.h"
 #include "store/store.h"
 
 #define PG_CACHE_MAX 256
@@ -42,6 +46,7 @@ struct pg_store {
     int ncache;
     int next_id;
     int in_tx;
+    char listening[64]; /* channel LISTENed on this session, "" if none */
 };
 
 static int retryable_state(const char *state)
@@ -67,7 +72,8 @@ static int pg_connect(struct pg_store *s, struct mlw_err *err)
     if (s->conn) {
         PQfinish(s->conn);
         s->conn = NULL;
-        drop_cache(s); /* prepared statements died with the session */
+        drop_cache(s); /* prepared statements and LISTEN died with the session */
+        s->listening[0] = '\0';
     }
     s->conn = PQconnectdb(s->conninfo);
     if (PQstatus(s->conn) != CONNECTION_OK) {
@@ -341,8 +347,58 @@ static void pg_close(struct store *st)
     free(s);
 }
 
+/* Channel names are identifiers: letters, digits, underscore. */
+static int valid_channel(const char *c)
+{
+    size_t n = strlen(c);
+    if (n == 0 || n >= 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= 'A' && c[i] <= 'Z') || c[i] == '_' ||
+              (i > 0 && c[i] >= '0' && c[i] <= '9')))
+            return 0;
+    return 1;
+}
+
+static int pg_wait_notify(struct store *st, const char *channel, double seconds, struct mlw_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    if (!valid_channel(channel))
+        return mlw_err_set(err, MLW_EINVAL, "invalid notification channel name");
+    int rc = pg_connect(s, err);
+    if (rc)
+        return rc;
+    if (strcmp(s->listening, channel)) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "LISTEN \"%s\"", channel);
+        if ((rc = pg_script(st, sql, err)))
+            return rc;
+        snprintf(s->listening, sizeof s->listening, "%s", channel);
+    }
+    double end = mlw_monotonic() + seconds;
+    for (;;) {
+        int got = 0;
+        if (!PQconsumeInput(s->conn))
+            return mlw_err_set(err, MLW_ETRANSIENT, "postgres: connection lost while waiting");
+        PGnotify *n;
+        while ((n = PQnotifies(s->conn)) != NULL) {
+            got = 1;
+            PQfreemem(n);
+        }
+        if (got)
+            return 1;
+        double left = end - mlw_monotonic();
+        if (left <= 0 || signals_stop_requested())
+            return 0;
+        struct pollfd p[2] = {{.fd = PQsocket(s->conn), .events = POLLIN},
+                              {.fd = signals_wake_fd(), .events = POLLIN}};
+        poll(p, p[1].fd >= 0 ? 2 : 1, (int)(left * 1000.0) + 1);
+    }
+}
+
 static const struct store_ops postgres_ops = {
     "postgres", pg_exec, pg_query, pg_script, pg_begin, pg_commit, pg_rollback, pg_close,
+    pg_wait_notify,
 };
 
 int store_postgres_open(const char *conninfo, struct store **out, struct mlw_err *err)

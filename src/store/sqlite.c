@@ -219,7 +219,7 @@ static void sq_close(struct store *st)
 }
 
 static const struct store_ops sqlite_ops = {
-    "sqlite", sq_exec, sq_query, sq_script, sq_begin, sq_commit, sq_rollback, sq_close,
+    "sqlite", sq_exec, sq_query, sq_script, sq_begin, sq_commit, sq_rollback, sq_close, NULL,
 };
 
 int store_sqlite_open(const char *path, struct store **out, struct mlw_err *err)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/signals.h"
 #include "core/timeutil.h"
 #include "store/schema.h"
 
@@ -70,6 +71,25 @@ int store_query(struct store *st, const char *sql, const struct sval *p, int np,
                 struct store_rows *out, struct mlw_err *err)
 {
     return st->ops->query(st, sql, p, np, out, err);
+}
+
+int store_idle_wait(struct store *st, const char *channel, double seconds)
+{
+    if (channel && *channel && st->ops->wait_notify) {
+        struct mlw_err err = {0};
+        double t0 = mlw_monotonic();
+        int rc = st->ops->wait_notify(st, channel, seconds, &err);
+        if (rc >= 0)
+            return rc;
+        /* The database is unreachable: sleep out the rest; the next batch
+         * reports the error. */
+        double left = seconds - (mlw_monotonic() - t0);
+        if (left > 0)
+            signals_sleep(left);
+        return 0;
+    }
+    signals_sleep(seconds);
+    return 0;
 }
 
 int store_begin(struct store *st, struct mlw_err *err) { return st->ops->begin(st, err); }

@@ -76,6 +76,10 @@ struct store_ops {
     int (*commit)(struct store *st, struct mlw_err *err);
     int (*rollback)(struct store *st);
     void (*close)(struct store *st);
+    /* Optional (NULL: not supported): wait up to seconds for a notification
+     * on channel (LISTENing first if needed) or a stop request. Returns 1 if
+     * notified, 0 on timeout or stop. */
+    int (*wait_notify)(struct store *st, const char *channel, double seconds, struct mlw_err *err);
 };
 
 struct store {
@@ -96,6 +100,11 @@ int store_query(struct store *st, const char *sql, const struct sval *p, int np,
 int store_begin(struct store *st, struct mlw_err *err);
 int store_commit(struct store *st, struct mlw_err *err);
 int store_rollback(struct store *st);
+
+/* Idle wait: a database notification on channel (PostgreSQL LISTEN/NOTIFY,
+ * when channel is set and the backend supports it), a stop request, or the
+ * timeout, whichever comes first. */
+int store_idle_wait(struct store *st, const char *channel, double seconds);
 
 /* Is this status worth retrying the whole unit of work? */
 static inline int store_is_retryable(int rc) { return rc == MLW_EBUSY || rc == MLW_ETRANSIENT; }

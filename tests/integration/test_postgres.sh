@@ -104,4 +104,31 @@ if grep -qE "retrying|batch failed" "$TMP/restart.log"; then pass "the lost conn
 else pass "the restart fell between batches (nothing to retry)"; fi
 check "results after the restart identical to SQLite" pgsync compare "$A" "$UR"
 
+say "LISTEN/NOTIFY wakes an idle worker (poll interval 60 s)"
+UN=$(newdb notify)
+env DATABASE_URL="$UN" "$MLWORKER" migrate >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql -X -q "$UN" -f "$MLW_SOURCE_DIR/deploy/postgres/notify_trigger.sql" >/dev/null
+env DATABASE_URL="$UN" ML_WORKER_POLL_INTERVAL=60 ML_WORKER_NOTIFY_CHANNEL=mlworker \
+  "$MLWORKER" run >"$TMP/notify.log" 2>&1 &
+npid=$!
+BG_PIDS+=($npid)
+for _ in $(seq 1 50); do grep -q "No pending work" "$TMP/notify.log" && break; sleep 0.1; done
+t0=$(date +%s.%N)
+psql -X -q "$UN" -c "INSERT INTO vitals_raw_data (user_id, metric_type, value, unit, start_date, end_date, data_source, aggregation_status) VALUES (3, 'Steps', 120, 'count', '2026-03-01 09:00:00', '2026-03-01 09:10:00', 'manual_entry', 'pending')"
+done_in=""
+for _ in $(seq 1 100); do
+  if [ "$(psql -X -At "$UN" -c "SELECT aggregation_status FROM vitals_raw_data WHERE user_id=3")" = categorized ]; then
+    done_in=$(python3 -c "import sys; print('%.2f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t0" "$(date +%s.%N)")
+    break
+  fi
+  sleep 0.05
+done
+if [ -n "$done_in" ] && python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2.0 else 1)" "$done_in"; then
+  pass "a new row was processed ${done_in}s after its insert"
+else
+  fail "the notification did not wake the worker (${done_in:-no result} s)"; tail -5 "$TMP/notify.log"
+fi
+kill -TERM "$npid" 2>/dev/null || true
+if wait "$npid"; then pass "idle worker stopped with 0 on SIGTERM"; else fail "idle worker exit status"; fi
+
 finish
