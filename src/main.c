@@ -29,6 +29,7 @@ static const struct command COMMANDS[] = {
     {"demo", cmd_demo, "seed a fresh embedded database with sample data, process it, summarize", 0},
     {"tokenize", cmd_tokenize, "BERT WordPiece tokenization of stdin lines (--vocab FILE)", 1},
     {"embed-ids", cmd_embed_ids, "BERT sentence embeddings of token-id lines (--model DIR)", 1},
+    {"embed", cmd_embed, "BERT sentence embeddings of texts (--model DIR [--dtype D] TEXT...)", 1},
     {"version", cmd_version, "print the version", 0},
 };
 

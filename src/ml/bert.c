@@ -32,8 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "ml/qgemm.h"
 #include "ml/safetensors.h"
 
 #define BERT_MAX_LAYERS 256
@@ -42,13 +45,20 @@
 /* Query rows per attention block: the score buffer is [BERT_QBLOCK, max_pos]. */
 #define BERT_QBLOCK 64
 
+/* y = x W^T + b with W [n, k]: fp32 in place (w), or packed bf16/int8 (q). */
+struct bert_linear {
+    const float *w;            /* fp32 [n, k], or NULL when q holds the weights */
+    struct qgemm_weights q;
+    const float *b;            /* [n] */
+};
+
 struct bert_layer {
-    const float *wq, *bq, *wk, *bk, *wv, *bv; /* [H, H], [H] */
-    const float *wo, *bo;                     /* [H, H], [H] */
-    const float *ln1_g, *ln1_b;               /* [H] */
-    const float *w1, *b1;                     /* [FF, H], [FF] */
-    const float *w2, *b2;                     /* [H, FF], [H] */
-    const float *ln2_g, *ln2_b;               /* [H] */
+    struct bert_linear wq, wk, wv; /* [H, H] */
+    struct bert_linear wo;         /* [H, H] */
+    const float *ln1_g, *ln1_b;    /* [H] */
+    struct bert_linear w1;         /* [FF, H] */
+    struct bert_linear w2;         /* [H, FF] */
+    const float *ln2_g, *ln2_b;    /* [H] */
 };
 
 struct bert_model;
@@ -73,6 +83,8 @@ struct bert_model {
     int H, FF, n_heads, d_head, n_layers, max_pos, vocab;
     float eps;
     int normalize;
+    enum bert_dtype dtype;     /* FP32, BF16 or INT8 */
+    enum qgemm_type qtype;     /* BF16/INT8: the packed weight type */
 
     const float *word;         /* [vocab, H] */
     const float *pos;          /* [max_pos, H] */
@@ -92,6 +104,11 @@ struct bert_model {
     float *ffn;                /* [cap_tokens, FF]   gelu(W1 x + b1) */
     float *scores;             /* [n_threads, BERT_QBLOCK, max_pos] */
     int *seq_start;            /* [cap_tokens] token offset of each sequence */
+    uint8_t *act;              /* BF16/INT8: [cap_tokens, act_ld] prepared activations */
+    size_t act_ld;             /* bytes per prepared row (the widest input, FF) */
+    float *act_scale;          /* INT8: [cap_tokens] per-row activation scale */
+    float *qscratch;           /* [n_threads, qscratch_n] for the portable bf16 kernel */
+    size_t qscratch_n;
 
     /* threads */
     int n_threads;
@@ -159,6 +176,66 @@ static int bert_tensor(struct bert_model *m, const char *prefix, const char *nam
     return MLW_OK;
 }
 
+/* Give the pages wholly inside [p, p + len) of the read-only mapping back to
+ * the kernel: they were read once to convert the weights and are not needed
+ * again (touching them later would just read the file again). */
+static void bert_release_pages(const void *p, size_t len)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0)
+        return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) / (uintptr_t)pg * (uintptr_t)pg;
+    uintptr_t b = ((uintptr_t)p + len) / (uintptr_t)pg * (uintptr_t)pg;
+    if (b > a)
+        (void)madvise((void *)a, b - a, MADV_DONTNEED); /* advisory: failure is harmless */
+}
+
+/*
+** Weight prefix+name [n, k] and bias prefix+bname [n] of one Linear layer.
+** fp32: the weight is used in place (bert_tensor). bf16/int8: it is packed
+** into lin->q (from F32/BF16 data directly, F16 through a temporary fp32
+** copy) and its pages of the mapping are released.
+*/
+static int bert_linear_load(struct bert_model *m, const char *prefix, const char *name,
+                            const char *bname, int n, int k, struct bert_linear *lin,
+                            struct mlw_err *err)
+{
+    int rc = bert_tensor(m, prefix, bname, n, 0, &lin->b, err);
+    if (rc != MLW_OK)
+        return rc;
+    if (m->dtype == BERT_DTYPE_FP32)
+        return bert_tensor(m, prefix, name, n, k, &lin->w, err);
+
+    char full[256];
+    int len = snprintf(full, sizeof full, "%s%s", prefix, name);
+    if (len < 0 || (size_t)len >= sizeof full)
+        return mlw_err_set(err, MLW_EINVAL, "tensor name too long: %s%s", prefix, name);
+    int64_t shape[2] = {n, k};
+    const struct safetensors_tensor *t;
+    rc = safetensors_get_float(&m->st, full, 2, shape, &t, err);
+    if (rc != MLW_OK)
+        return rc;
+    struct mlw_err qerr = {0};
+    if (t->dtype == SAFETENSORS_DTYPE_F32 && (uintptr_t)t->data % _Alignof(float) == 0) {
+        rc = qgemm_weights_init(&lin->q, m->qtype, t->data, n, k, &qerr);
+    } else if (t->dtype == SAFETENSORS_DTYPE_BF16 &&
+               (uintptr_t)t->data % _Alignof(uint16_t) == 0) {
+        rc = qgemm_weights_init_bf16(&lin->q, m->qtype, t->data, n, k, &qerr);
+    } else {
+        float *tmp = malloc(t->numel * sizeof *tmp);
+        if (tmp == NULL)
+            return mlw_err_set(err, MLW_ENOMEM, "%s: out of memory converting tensor \"%s\"",
+                               m->st.path, full);
+        safetensors_to_f32(t->dtype, t->data, t->numel, tmp);
+        rc = qgemm_weights_init(&lin->q, m->qtype, tmp, n, k, &qerr);
+        free(tmp);
+    }
+    if (rc != MLW_OK)
+        return mlw_err_set(err, rc, "%s: tensor \"%s\": %s", m->st.path, full, qerr.msg);
+    bert_release_pages(t->data, t->nbytes);
+    return MLW_OK;
+}
+
 /* LayerNorm parameters: ".weight"/".bias", or the older ".gamma"/".beta". */
 static int bert_layernorm(struct bert_model *m, const char *prefix, const char *base,
                           const float **g, const float **b, struct mlw_err *err)
@@ -205,20 +282,20 @@ static int bert_load_weights(struct bert_model *m, struct mlw_err *err)
         struct bert_layer *L = &m->layers[l];
         char p[64];
         snprintf(p, sizeof p, "%sencoder.layer.%d.", prefix, l);
-        if ((rc = bert_tensor(m, p, "attention.self.query.weight", H, H, &L->wq, err)) ||
-            (rc = bert_tensor(m, p, "attention.self.query.bias", H, 0, &L->bq, err)) ||
-            (rc = bert_tensor(m, p, "attention.self.key.weight", H, H, &L->wk, err)) ||
-            (rc = bert_tensor(m, p, "attention.self.key.bias", H, 0, &L->bk, err)) ||
-            (rc = bert_tensor(m, p, "attention.self.value.weight", H, H, &L->wv, err)) ||
-            (rc = bert_tensor(m, p, "attention.self.value.bias", H, 0, &L->bv, err)) ||
-            (rc = bert_tensor(m, p, "attention.output.dense.weight", H, H, &L->wo, err)) ||
-            (rc = bert_tensor(m, p, "attention.output.dense.bias", H, 0, &L->bo, err)) ||
+        if ((rc = bert_linear_load(m, p, "attention.self.query.weight",
+                                   "attention.self.query.bias", H, H, &L->wq, err)) ||
+            (rc = bert_linear_load(m, p, "attention.self.key.weight",
+                                   "attention.self.key.bias", H, H, &L->wk, err)) ||
+            (rc = bert_linear_load(m, p, "attention.self.value.weight",
+                                   "attention.self.value.bias", H, H, &L->wv, err)) ||
+            (rc = bert_linear_load(m, p, "attention.output.dense.weight",
+                                   "attention.output.dense.bias", H, H, &L->wo, err)) ||
             (rc = bert_layernorm(m, p, "attention.output.LayerNorm", &L->ln1_g, &L->ln1_b,
                                  err)) ||
-            (rc = bert_tensor(m, p, "intermediate.dense.weight", FF, H, &L->w1, err)) ||
-            (rc = bert_tensor(m, p, "intermediate.dense.bias", FF, 0, &L->b1, err)) ||
-            (rc = bert_tensor(m, p, "output.dense.weight", H, FF, &L->w2, err)) ||
-            (rc = bert_tensor(m, p, "output.dense.bias", H, 0, &L->b2, err)) ||
+            (rc = bert_linear_load(m, p, "intermediate.dense.weight", "intermediate.dense.bias",
+                                   FF, H, &L->w1, err)) ||
+            (rc = bert_linear_load(m, p, "output.dense.weight", "output.dense.bias", H, FF,
+                                   &L->w2, err)) ||
             (rc = bert_layernorm(m, p, "output.LayerNorm", &L->ln2_g, &L->ln2_b, err)))
             return rc;
     }
@@ -229,6 +306,53 @@ static int bert_load_weights(struct bert_model *m, struct mlw_err *err)
         return mlw_err_set(err, MLW_EFORMAT,
                            "%s: has tensor \"%s\" but config.json says num_hidden_layers=%d",
                            m->st.path, extra, m->n_layers);
+    return MLW_OK;
+}
+
+int bert_dtype_parse(const char *s, enum bert_dtype *out)
+{
+    static const struct {
+        const char *name;
+        enum bert_dtype dtype;
+    } names[] = {
+        {"fp32", BERT_DTYPE_FP32}, {"f32", BERT_DTYPE_FP32},       {"float32", BERT_DTYPE_FP32},
+        {"bf16", BERT_DTYPE_BF16}, {"bfloat16", BERT_DTYPE_BF16}, {"int8", BERT_DTYPE_INT8},
+        {"i8", BERT_DTYPE_INT8},   {"qint8", BERT_DTYPE_INT8},
+    };
+    for (size_t i = 0; s != NULL && i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(s, names[i].name) == 0) {
+            *out = names[i].dtype;
+            return MLW_OK;
+        }
+    return MLW_EINVAL;
+}
+
+const char *bert_dtype_name(enum bert_dtype dtype)
+{
+    switch (dtype) {
+    case BERT_DTYPE_FP32: return "fp32";
+    case BERT_DTYPE_BF16: return "bf16";
+    case BERT_DTYPE_INT8: return "int8";
+    case BERT_DTYPE_DEFAULT: break;
+    }
+    return "default";
+}
+
+/* opts->dtype, else ML_WORKER_MODEL_DTYPE, else fp32. */
+static int bert_pick_dtype(enum bert_dtype want, enum bert_dtype *out, struct mlw_err *err)
+{
+    if (want != BERT_DTYPE_DEFAULT) {
+        *out = want;
+        return MLW_OK;
+    }
+    const char *env = getenv("ML_WORKER_MODEL_DTYPE");
+    if (env == NULL || env[0] == '\0') {
+        *out = BERT_DTYPE_FP32;
+        return MLW_OK;
+    }
+    if (bert_dtype_parse(env, out) != MLW_OK)
+        return mlw_err_set(err, MLW_EINVAL,
+                           "ML_WORKER_MODEL_DTYPE=%.64s: expected fp32, bf16 or int8", env);
     return MLW_OK;
 }
 
@@ -314,6 +438,10 @@ int bert_load(const char *dir, const struct bert_opts *opts, struct bert_model *
     m->vocab = c->vocab_size;
     m->eps = c->layer_norm_eps;
     m->normalize = !opts->no_normalize;
+    rc = bert_pick_dtype(opts->dtype, &m->dtype, err);
+    if (rc != MLW_OK)
+        goto fail;
+    m->qtype = m->dtype == BERT_DTYPE_INT8 ? QGEMM_TYPE_I8 : QGEMM_TYPE_BF16;
     if (m->n_layers > BERT_MAX_LAYERS) {
         rc = mlw_err_set(err, MLW_EUNSUPPORTED, "%s/config.json: %d layers (max %d)", c->dir,
                          m->n_layers, BERT_MAX_LAYERS);
@@ -366,6 +494,25 @@ int bert_load(const char *dir, const struct bert_opts *opts, struct bert_model *
                          m->cap_tokens);
         goto fail;
     }
+    if (m->dtype != BERT_DTYPE_FP32) {
+        /* the widest input is the FFN's second matrix (k = FF) */
+        const struct qgemm_weights *w2 = &m->layers[0].w2.q, *w1 = &m->layers[0].w1.q;
+        m->act_ld = qgemm_act_row_bytes(w2) > qgemm_act_row_bytes(w1)
+                        ? qgemm_act_row_bytes(w2) : qgemm_act_row_bytes(w1);
+        m->act_ld = (m->act_ld + 63) / 64 * 64;
+        m->act = malloc(T * m->act_ld);
+        m->act_scale = malloc(T * sizeof(float));
+        m->qscratch_n = qgemm_scratch_floats(w2);
+        if (qgemm_scratch_floats(w1) > m->qscratch_n)
+            m->qscratch_n = qgemm_scratch_floats(w1);
+        if (m->qscratch_n > 0)
+            m->qscratch = malloc((size_t)m->n_threads * m->qscratch_n * sizeof(float));
+        if (m->act == NULL || m->act_scale == NULL || (m->qscratch_n > 0 && !m->qscratch)) {
+            rc = mlw_err_set(err, MLW_ENOMEM, "out of memory for a %d-token workspace",
+                             m->cap_tokens);
+            goto fail;
+        }
+    }
 
     /* The model splits the work itself; nested BLAS threads would fight it. */
     openblas_set_num_threads(1);
@@ -403,7 +550,19 @@ void bert_free(struct bert_model *m)
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
+    for (int l = 0; m->layers != NULL && l < m->n_layers; l++) {
+        struct bert_layer *L = &m->layers[l];
+        qgemm_weights_free(&L->wq.q);
+        qgemm_weights_free(&L->wk.q);
+        qgemm_weights_free(&L->wv.q);
+        qgemm_weights_free(&L->wo.q);
+        qgemm_weights_free(&L->w1.q);
+        qgemm_weights_free(&L->w2.q);
+    }
     free(m->layers);
+    free(m->act);
+    free(m->act_scale);
+    free(m->qscratch);
     free(m->x);
     free(m->qkv);
     free(m->ctx);
@@ -419,6 +578,12 @@ int bert_dim(const struct bert_model *m) { return m->H; }
 int bert_max_positions(const struct bert_model *m) { return m->max_pos; }
 int bert_threads(const struct bert_model *m) { return m->n_threads; }
 const struct model_config *bert_config(const struct bert_model *m) { return &m->cfg; }
+enum bert_dtype bert_dtype(const struct bert_model *m) { return m->dtype; }
+
+const char *bert_kernel_name(const struct bert_model *m)
+{
+    return m->dtype == BERT_DTYPE_FP32 ? "openblas-sgemm" : qgemm_kernel_name(m->qtype);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Compute kernels: memory in, memory out.                                   */
@@ -435,19 +600,9 @@ static void bert_split(int n, int tid, int nt, int align, int *lo, int *hi)
     *hi = (int)b;
 }
 
-/*
-** y[:, c0:c1] = x · W[c0:c1, :]^T + b[c0:c1], optionally followed by gelu.
-** x: [T, k] (row stride ldx); W: [n, k] row-major (PyTorch Linear layout);
-** y: [T, n] (row stride ldy). Only columns c0..c1-1 are written.
-*/
-static void bert_linear_cols(const float *x, int ldx, int T, int k, const float *w,
-                             const float *b, float *y, int ldy, int c0, int c1, int gelu)
+/* y[:, c0:c1] += b[c0:c1], then gelu if asked. y: [T, *] (row stride ldy). */
+static void bert_bias_act(float *y, int ldy, int T, const float *b, int c0, int c1, int gelu)
 {
-    int nc = c1 - c0;
-    if (nc <= 0 || T <= 0)
-        return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, nc, k, 1.0f, x, ldx,
-                w + (size_t)c0 * (size_t)k, k, 0.0f, y + c0, ldy);
     for (int t = 0; t < T; t++) {
         float *row = y + (size_t)t * (size_t)ldy;
         if (gelu) {
@@ -461,6 +616,37 @@ static void bert_linear_cols(const float *x, int ldx, int T, int k, const float 
                 row[j] += b[j];
         }
     }
+}
+
+/*
+** y[:, c0:c1] = x · W[c0:c1, :]^T + b[c0:c1], optionally followed by gelu.
+** x: [T, k] (row stride ldx); W: [n, k] row-major (PyTorch Linear layout);
+** y: [T, n] (row stride ldy). Only columns c0..c1-1 are written.
+** Packed weights (bf16/int8) read the activations prepared from x by
+** bert_prepare() (act, act_scale); scratch is the thread's qgemm scratch.
+*/
+static void bert_linear_cols(const struct bert_model *m, const float *x, int ldx, int T, int k,
+                             const struct bert_linear *lin, float *y, int ldy, int c0, int c1,
+                             int gelu, float *scratch)
+{
+    int nc = c1 - c0;
+    if (nc <= 0 || T <= 0)
+        return;
+    if (lin->w != NULL)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, nc, k, 1.0f, x, ldx,
+                    lin->w + (size_t)c0 * (size_t)k, k, 0.0f, y + c0, ldy);
+    else
+        qgemm_matmul(&lin->q, x, (size_t)ldx, m->act, m->act_ld, m->act_scale, T, y,
+                     (size_t)ldy, c0, c1, scratch);
+    bert_bias_act(y, ldy, T, lin->b, c0, c1, gelu);
+}
+
+/* bf16/int8: prepare rows t0..t1-1 of x ([T, k], stride ldx) for the next products. */
+static void bert_prepare(struct bert_model *m, const float *x, int ldx, int k, int t0, int t1)
+{
+    if (m->dtype != BERT_DTYPE_FP32)
+        qgemm_prepare_rows(m->qtype, k, x, (size_t)ldx, t0, t1, m->act, m->act_ld,
+                           m->act_scale);
 }
 
 /* row = LayerNorm(row) = (row - mean) / sqrt(var + eps) · g + b, biased var. */
@@ -606,7 +792,10 @@ static void bert_forward(struct bert_model *m, int tid)
             bert_layernorm_row(row, H, m->emb_ln_g, m->emb_ln_b, m->eps);
         }
     }
+    bert_prepare(m, m->x, H, H, t0, t1);
     bert_sync(m);
+    const int quant = m->dtype != BERT_DTYPE_FP32;
+    float *qs = m->qscratch != NULL ? m->qscratch + (size_t)tid * m->qscratch_n : NULL;
 
     float *scores = m->scores + (size_t)tid * BERT_QBLOCK * (size_t)m->max_pos;
     const size_t ld3 = 3 * (size_t)H;
@@ -615,9 +804,9 @@ static void bert_forward(struct bert_model *m, int tid)
 
         /* Q | K | V = x Wq^T + bq | x Wk^T + bk | x Wv^T + bv     [T, 3H] */
         bert_split(H, tid, nt, 16, &c0, &c1);
-        bert_linear_cols(m->x, H, T, H, L->wq, L->bq, m->qkv, (int)ld3, c0, c1, 0);
-        bert_linear_cols(m->x, H, T, H, L->wk, L->bk, m->qkv + H, (int)ld3, c0, c1, 0);
-        bert_linear_cols(m->x, H, T, H, L->wv, L->bv, m->qkv + 2 * H, (int)ld3, c0, c1, 0);
+        bert_linear_cols(m, m->x, H, T, H, &L->wq, m->qkv, (int)ld3, c0, c1, 0, qs);
+        bert_linear_cols(m, m->x, H, T, H, &L->wk, m->qkv + H, (int)ld3, c0, c1, 0, qs);
+        bert_linear_cols(m, m->x, H, T, H, &L->wv, m->qkv + 2 * H, (int)ld3, c0, c1, 0, qs);
         bert_sync(m);
 
         /* ctx = concat_h softmax(Q_h K_h^T / √d) V_h, per sequence    [T, H] */
@@ -634,25 +823,35 @@ static void bert_forward(struct bert_model *m, int tid)
         bert_sync(m);
 
         /* tmp = ctx Wo^T + bo */
-        bert_linear_cols(m->ctx, H, T, H, L->wo, L->bo, m->tmp, H, c0, c1, 0);
+        if (quant) {
+            bert_prepare(m, m->ctx, H, H, t0, t1);
+            bert_sync(m);
+        }
+        bert_linear_cols(m, m->ctx, H, T, H, &L->wo, m->tmp, H, c0, c1, 0, qs);
         bert_sync(m);
 
         /* x = LayerNorm(x + tmp) */
         bert_add_layernorm(m->x, m->tmp, H, t0, t1, L->ln1_g, L->ln1_b, m->eps);
+        bert_prepare(m, m->x, H, H, t0, t1);
         bert_sync(m);
 
         /* ffn = gelu(x W1^T + b1)                                     [T, FF] */
         int f0, f1;
         bert_split(FF, tid, nt, 16, &f0, &f1);
-        bert_linear_cols(m->x, H, T, H, L->w1, L->b1, m->ffn, FF, f0, f1, 1);
+        bert_linear_cols(m, m->x, H, T, H, &L->w1, m->ffn, FF, f0, f1, 1, qs);
         bert_sync(m);
 
         /* tmp = ffn W2^T + b2                                         [T, H] */
-        bert_linear_cols(m->ffn, FF, T, FF, L->w2, L->b2, m->tmp, H, c0, c1, 0);
+        if (quant) {
+            bert_prepare(m, m->ffn, FF, FF, t0, t1);
+            bert_sync(m);
+        }
+        bert_linear_cols(m, m->ffn, FF, T, FF, &L->w2, m->tmp, H, c0, c1, 0, qs);
         bert_sync(m);
 
         /* x = LayerNorm(x + tmp) */
         bert_add_layernorm(m->x, m->tmp, H, t0, t1, L->ln2_g, L->ln2_b, m->eps);
+        bert_prepare(m, m->x, H, H, t0, t1);
         bert_sync(m);
     }
 

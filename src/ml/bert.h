@@ -12,7 +12,12 @@
  * The model is the one in a Hugging Face directory (see model_config.h):
  * weights come from model.safetensors, memory-mapped. F32 tensors are used
  * in place from the mapping (no copy); F16/BF16 tensors are converted to fp32
- * once at load. Tensor names may be plain (embeddings.word_embeddings.weight,
+ * once at load. With dtype bf16 or int8 (bert_opts.dtype, else the
+ * environment's ML_WORKER_MODEL_DTYPE) the six weight matrices of each layer
+ * are converted at load instead (see qgemm.h: bf16, or int8 per output channel
+ * with dynamic per-row int8 activations) and their pages of the mapping are
+ * released; embeddings, biases and LayerNorms stay fp32, and so does the
+ * attention arithmetic. Tensor names may be plain (embeddings.word_embeddings.weight,
  * encoder.layer.N.attention.self.query.weight, ...) or carry the "bert."
  * prefix of BertFor* checkpoints; the pooler is not used.
  *
@@ -43,7 +48,15 @@
 #include "core/err.h"
 #include "ml/model_config.h"
 
+enum bert_dtype {
+    BERT_DTYPE_DEFAULT = 0, /* ML_WORKER_MODEL_DTYPE if set, else fp32 */
+    BERT_DTYPE_FP32,
+    BERT_DTYPE_BF16,
+    BERT_DTYPE_INT8
+};
+
 struct bert_opts {
+    enum bert_dtype dtype; /* weight format of the linear layers */
     int n_threads;        /* <= 0: ML_WORKER_THREADS if set, else available cores */
     int no_normalize;     /* 1: skip the L2 normalisation of the pooled vector */
     int max_batch_tokens; /* tokens per internal chunk; <= 0: 2048 (raised to at
@@ -58,7 +71,8 @@ struct bert_model;
 ** releases with bert_free(). On failure *out is NULL and err names the file
 ** and tensor at fault: MLW_ENOTFOUND (missing file or tensor), MLW_EFORMAT
 ** (malformed file, wrong shape), MLW_EUNSUPPORTED (architecture, dtype,
-** pytorch_model.bin only), MLW_EIO, MLW_ENOMEM.
+** pytorch_model.bin only), MLW_EINVAL (bad ML_WORKER_MODEL_DTYPE), MLW_EIO,
+** MLW_ENOMEM.
 ** Calls openblas_set_num_threads(1) (process-wide): the model threads itself.
 */
 int bert_load(const char *dir,                 /* Hugging Face model directory */
@@ -82,6 +96,18 @@ int bert_embed(struct bert_model *m,
                float *out,                     /* OUT: [n, bert_dim(m)] */
                struct mlw_err *err);           /* OUT: detail; may be NULL */
 
+/*
+** Parse "fp32" (also "f32", "float32"), "bf16" ("bfloat16") or "int8" ("i8",
+** "qint8"), any case. Returns MLW_OK or MLW_EINVAL.
+*/
+int bert_dtype_parse(const char *s, enum bert_dtype *out);
+/* "fp32", "bf16", "int8" ("default" for BERT_DTYPE_DEFAULT). */
+const char *bert_dtype_name(enum bert_dtype dtype);
+/* Weight format the model runs with (never BERT_DTYPE_DEFAULT). */
+enum bert_dtype bert_dtype(const struct bert_model *m);
+/* Matrix kernel of the linear layers: "openblas-sgemm", "avx512-vnni", ... */
+const char *bert_kernel_name(const struct bert_model *m);
+
 /* d_model: the length of one embedding. */
 int bert_dim(const struct bert_model *m);
 /* Longest sequence bert_embed() accepts (max_position_embeddings). */
@@ -95,12 +121,21 @@ const struct model_config *bert_config(const struct bert_model *m);
 void bert_free(struct bert_model *m);
 
 /*
-** CLI: `embed-ids [--threads N] [--batch N] [--no-normalize] [--model] DIR`.
+** CLI: `embed-ids [--threads N] [--batch N] [--dtype D] [--no-normalize] [--model] DIR`.
 ** argv[0] is the command name. Reads stdin, one JSON array of token ids per
 ** line (blank lines skipped), embeds them and prints one JSON array of
 ** floats (%.9g) per input line, in input order. Returns the process exit
 ** status (0 ok, 1 runtime error, 2 usage error); errors go to stderr.
 */
 int cmd_embed_ids(int argc, char **argv);
+
+/*
+** CLI: `embed --model DIR [--dtype fp32|bf16|int8] [--threads N] [--batch N]
+** [TEXT...]`. argv[0] is the command name. Embeds each TEXT argument, or
+** else each stdin line, with the model's own tokenizer (embed.h) and prints
+** one JSON array of floats per input, in input order. Returns the process
+** exit status (0 ok, 1 runtime error, 2 usage error).
+*/
+int cmd_embed(int argc, char **argv);
 
 #endif

@@ -1,10 +1,13 @@
 /*
- * embed_cmd.c - `mlworker embed-ids`: embed pre-tokenized sequences.
+ * embed_cmd.c - `mlworker embed` and `mlworker embed-ids`.
  *
- * Reads JSON arrays of token ids from stdin (one per line), embeds them in
- * batches with bert_embed() and prints one JSON array of floats per line, in
- * input order. Used by the parity tests and for debugging a model directory
- * without the tokenizer. Only I/O and argument handling live here.
+ * embed:     texts (arguments, or stdin lines) through the model's tokenizer
+ *            and encoder (embed.h); one JSON array of floats per input.
+ * embed-ids: JSON arrays of token ids from stdin (one per line), embedded in
+ *            batches with bert_embed(); one JSON array of floats per line.
+ *            Used by the parity tests and for debugging a model directory
+ *            without the tokenizer.
+ * Both print in input order. Only I/O and argument handling live here.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,14 +16,25 @@
 #include <string.h>
 
 #include "ml/bert.h"
+#include "ml/embed.h"
 
 static void ec_usage(FILE *f, const char *name)
 {
     fprintf(f,
-            "usage: %s [--threads N] [--batch N] [--no-normalize] [--model] DIR\n"
+            "usage: %s [--threads N] [--batch N] [--dtype fp32|bf16|int8] [--no-normalize]\n"
+            "       [--model] DIR\n"
             "  stdin:  one JSON array of token ids per line, e.g. [101, 7592, 102]\n"
             "  stdout: one JSON array of floats (the sentence embedding) per input line\n",
             name);
+}
+
+/* One embedding as a JSON array on its own line. */
+static void ec_print_vec(const float *e, int H)
+{
+    fputc('[', stdout);
+    for (int j = 0; j < H; j++)
+        printf(j ? ",%.9g" : "%.9g", (double)e[j]);
+    fputs("]\n", stdout);
 }
 
 static int ec_parse_int(const char *s, int lo, int hi, int *out)
@@ -119,6 +133,11 @@ int cmd_embed_ids(int argc, char **argv)
                 fprintf(stderr, "%s: --batch must be a positive integer\n", name);
                 return 2;
             }
+        } else if (strcmp(a, "--dtype") == 0 && i + 1 < argc) {
+            if (bert_dtype_parse(argv[++i], &opts.dtype) != MLW_OK) {
+                fprintf(stderr, "%s: --dtype must be fp32, bf16 or int8\n", name);
+                return 2;
+            }
         } else if (strcmp(a, "--no-normalize") == 0) {
             opts.no_normalize = 1;
         } else if (strcmp(a, "--model") == 0 && i + 1 < argc) {
@@ -187,13 +206,8 @@ int cmd_embed_ids(int argc, char **argv)
             status = 1;
             break;
         }
-        for (int i = 0; i < k; i++) {
-            const float *e = out + (size_t)i * (size_t)H;
-            fputc('[', stdout);
-            for (int j = 0; j < H; j++)
-                printf(j ? ",%.9g" : "%.9g", (double)e[j]);
-            fputs("]\n", stdout);
-        }
+        for (int i = 0; i < k; i++)
+            ec_print_vec(out + (size_t)i * (size_t)H, H);
     }
     if (fflush(stdout) != 0) {
         fprintf(stderr, "%s: cannot write output: %s\n", name, strerror(errno));
@@ -202,5 +216,153 @@ int cmd_embed_ids(int argc, char **argv)
     free(out);
     bert_free(m);
     ec_seqs_free(&q);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* embed                                                                     */
+
+static void em_usage(FILE *f, const char *name)
+{
+    fprintf(f,
+            "usage: %s --model DIR [--dtype fp32|bf16|int8] [--threads N] [--batch N]\n"
+            "       [--] [TEXT...]\n"
+            "  Embeds each TEXT, or each line of stdin when no TEXT is given (an empty\n"
+            "  line is an input too), with the model's tokenizer and BERT encoder.\n"
+            "  stdout: one JSON array of floats (the sentence embedding) per input, in order.\n"
+            "  --dtype     weights of the linear layers (default: ML_WORKER_MODEL_DTYPE, or fp32)\n"
+            "  --threads   encoder threads (default: ML_WORKER_THREADS, or the available cores)\n"
+            "  --batch     texts per encoder call (default 64)\n",
+            name);
+}
+
+/* Embed texts[0..n) and print them. Returns 0 or 1 (message on stderr). */
+static int em_flush(struct embed_model *e, const char *name, char **texts, const size_t *lens,
+                    int n, float *out)
+{
+    struct mlw_err err = {0};
+    if (embed_texts(e, (const char *const *)texts, lens, n, out, &err) != MLW_OK) {
+        fprintf(stderr, "%s: %s\n", name, err.msg);
+        return 1;
+    }
+    int H = embed_dim(e);
+    for (int i = 0; i < n; i++)
+        ec_print_vec(out + (size_t)i * (size_t)H, H);
+    return 0;
+}
+
+int cmd_embed(int argc, char **argv)
+{
+    const char *name = argc > 0 ? argv[0] : "embed";
+    const char *dir = NULL;
+    struct bert_opts opts = {0};
+    int batch = 64;
+    int first_text = argc; /* index of the first TEXT argument */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--model") == 0 && i + 1 < argc) {
+            dir = argv[++i];
+        } else if (strcmp(a, "--dtype") == 0 && i + 1 < argc) {
+            if (bert_dtype_parse(argv[++i], &opts.dtype) != MLW_OK) {
+                fprintf(stderr, "%s: --dtype must be fp32, bf16 or int8\n", name);
+                return 2;
+            }
+        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
+            if (ec_parse_int(argv[++i], 1, 256, &opts.n_threads) != 0) {
+                fprintf(stderr, "%s: --threads must be 1..256\n", name);
+                return 2;
+            }
+        } else if (strcmp(a, "--batch") == 0 && i + 1 < argc) {
+            if (ec_parse_int(argv[++i], 1, 1 << 16, &batch) != 0) {
+                fprintf(stderr, "%s: --batch must be 1..65536\n", name);
+                return 2;
+            }
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            em_usage(stdout, name);
+            return 0;
+        } else if (strcmp(a, "--") == 0) {
+            first_text = i + 1;
+            break;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "%s: unexpected option '%s'\n", name, a);
+            em_usage(stderr, name);
+            return 2;
+        } else {
+            first_text = i;
+            break;
+        }
+    }
+    if (dir == NULL) {
+        fprintf(stderr, "%s: --model DIR is required\n", name);
+        em_usage(stderr, name);
+        return 2;
+    }
+
+    struct mlw_err err = {0};
+    struct embed_model *e = NULL;
+    if (embed_open(dir, &opts, &e, &err) != MLW_OK) {
+        fprintf(stderr, "%s: %s\n", name, err.msg);
+        return 1;
+    }
+    int status = 0;
+    float *out = malloc((size_t)batch * (size_t)embed_dim(e) * sizeof(float));
+    char **texts = calloc((size_t)batch, sizeof *texts);
+    size_t *lens = calloc((size_t)batch, sizeof *lens);
+    if (out == NULL || texts == NULL || lens == NULL) {
+        fprintf(stderr, "%s: out of memory\n", name);
+        status = 1;
+    } else if (first_text < argc) {
+        for (int i = first_text; status == 0 && i < argc; i += batch) {
+            int k = argc - i < batch ? argc - i : batch;
+            for (int j = 0; j < k; j++) {
+                texts[j] = argv[i + j];
+                lens[j] = strlen(argv[i + j]);
+            }
+            status = em_flush(e, name, texts, lens, k, out);
+        }
+        memset(texts, 0, (size_t)batch * sizeof *texts); /* not ours to free */
+    } else {
+        int k = 0;
+        char *line = NULL;
+        size_t line_cap = 0;
+        ssize_t got;
+        while (status == 0 && (got = getline(&line, &line_cap, stdin)) >= 0) {
+            size_t len = (size_t)got;
+            if (len > 0 && line[len - 1] == '\n')
+                len--;
+            if (len > 0 && line[len - 1] == '\r')
+                len--;
+            texts[k] = line; /* the batch owns the line; getline allocates anew */
+            lens[k] = len;
+            k++;
+            line = NULL;
+            line_cap = 0;
+            if (k == batch) {
+                status = em_flush(e, name, texts, lens, k, out);
+                for (int j = 0; j < k; j++) {
+                    free(texts[j]);
+                    texts[j] = NULL;
+                }
+                k = 0;
+            }
+        }
+        free(line);
+        if (status == 0 && ferror(stdin)) {
+            fprintf(stderr, "%s: cannot read stdin: %s\n", name, strerror(errno));
+            status = 1;
+        }
+        if (status == 0 && k > 0)
+            status = em_flush(e, name, texts, lens, k, out);
+        for (int j = 0; j < k; j++)
+            free(texts[j]);
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "%s: cannot write output: %s\n", name, strerror(errno));
+        status = 1;
+    }
+    free(out);
+    free(texts);
+    free(lens);
+    embed_close(e);
     return status;
 }
