@@ -27,6 +27,8 @@ static const struct command COMMANDS[] = {
     {"run", cmd_run, "run the worker (the default when no command is given)", 0},
     {"migrate", cmd_migrate, "create or upgrade the database schema", 0},
     {"demo", cmd_demo, "seed a fresh embedded database with sample data, process it, summarize", 0},
+    {"send", cmd_send, "send a job message to the SQS queue (producer; --help lists the jobs)", 0},
+    {"queue", cmd_queue, "SQS queue depth (visible, in flight, delayed) or URL", 0},
     {"tokenize", cmd_tokenize, "BERT WordPiece tokenization of stdin lines (--vocab FILE)", 1},
     {"embed-ids", cmd_embed_ids, "BERT sentence embeddings of token-id lines (--model DIR)", 1},
     {"embed", cmd_embed, "BERT sentence embeddings of texts (--model DIR [--dtype D] TEXT...)", 1},

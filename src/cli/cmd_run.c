@@ -8,6 +8,8 @@
 #include "core/log.h"
 #include "core/signals.h"
 #include "core/timeutil.h"
+#include "jobs/both.h"
+#include "jobs/consumer.h"
 #include "jobs/runner.h"
 #include "store/store.h"
 
@@ -65,11 +67,9 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
     log_setup(cfg.log_json ? LOG_JSON : LOG_TEXT, (enum log_level)cfg.log_level);
-    if (cfg.mode != MODE_AGGREGATION) {
-        fprintf(stderr,
-                "mlworker: configuration error: ML_WORKER_MODE=%s is not available yet in this "
-                "version (the SQS consumer is not built); use ML_WORKER_MODE=aggregation\n",
-                config_mode_name(cfg.mode));
+    if (cfg.mode != MODE_AGGREGATION && (!cfg.sqs_queue_url || !cfg.sqs_queue_url[0])) {
+        fprintf(stderr, "mlworker: configuration error: ML_WORKER_SQS_QUEUE_URL is required when "
+                        "ML_WORKER_MODE=%s\n", config_mode_name(cfg.mode));
         config_free(&cfg);
         return 1;
     }
@@ -99,11 +99,30 @@ int cmd_run(int argc, char **argv)
     line[80] = '\0';
     log_info("%s", line);
     log_info("ML Worker Service - Lab Categorization, LOINC Mapping & Aggregation");
-    log_info("Mode: AGGREGATION");
+    log_info("Mode: %s", cfg.mode == MODE_SQS ? "SQS" : cfg.mode == MODE_BOTH ? "BOTH" : "AGGREGATION");
     log_info("%s", line);
     log_info("Version %s, database %s%s", MLW_VERSION, cfg.db.display,
              applied ? " (schema migrated)" : "");
     log_info("LOINC mapping %s", cfg.loinc_enabled ? "requested (LOINC_ENABLED=1)" : "disabled");
+
+    if (cfg.mode != MODE_AGGREGATION) {
+        /* sqs: the consumer logs its own shutdown lines and stats block. */
+        struct consumer_stats cstats = {0};
+        struct runner_totals both_totals = {0};
+        cstats.started = both_totals.started = mlw_monotonic();
+        int qrc;
+        if (cfg.mode == MODE_SQS) {
+            runner_set_worker_id(st, "sqs");
+            qrc = consumer_run(&cfg, st, &cstats);
+        } else {
+            qrc = both_run(&cfg, st, &both_totals, &cstats);
+        }
+        store_close(st);
+        config_free(&cfg);
+        if (qrc == 0)
+            log_info("ML Worker stopped gracefully");
+        return qrc;
+    }
 
     runner_set_worker_id(st, "aggregation");
     struct runner_totals totals = {0};
