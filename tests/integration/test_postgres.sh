@@ -40,12 +40,34 @@ CREATE TABLE vitals_raw_data (id SERIAL PRIMARY KEY, user_id INTEGER NOT NULL, m
 INSERT INTO vitals_raw_data (user_id, metric_type, value, unit, start_date, end_date, data_source, aggregation_status)
   VALUES (7, 'Heart Rate', 61, 'bpm', '2026-01-05 08:00:00', '2026-01-05 08:00:00', 'manual_entry', 'pending');
 SQL
-check "migrate adopts the existing table" env DATABASE_URL="$U0" "$MLWORKER" migrate
+psql -X -q "$U0" >/dev/null <<'SQL'
+CREATE TABLE vitals_raw_categorized (id SERIAL PRIMARY KEY, user_id INTEGER NOT NULL, metric_type VARCHAR NOT NULL,
+  value DOUBLE PRECISION NOT NULL, unit VARCHAR NOT NULL, start_date TIMESTAMP NOT NULL, end_date TIMESTAMP NOT NULL,
+  data_source VARCHAR NOT NULL, source_device VARCHAR, notes TEXT, confidence_score DOUBLE PRECISION,
+  loinc_code VARCHAR(20), aggregation_status VARCHAR(20) NOT NULL DEFAULT 'pending', aggregated_at TIMESTAMP,
+  created_at TIMESTAMP DEFAULT now(), updated_at TIMESTAMP DEFAULT now());
+CREATE TABLE vitals_hourly_aggregates (id SERIAL PRIMARY KEY, user_id INTEGER NOT NULL, metric_type VARCHAR NOT NULL,
+  loinc_code VARCHAR(20), hour_start TIMESTAMP NOT NULL, total_value DOUBLE PRECISION, average_value DOUBLE PRECISION,
+  min_value DOUBLE PRECISION, max_value DOUBLE PRECISION, count INTEGER DEFAULT 0, duration_minutes DOUBLE PRECISION,
+  unit VARCHAR NOT NULL, primary_source VARCHAR, sources_included VARCHAR, notes TEXT,
+  created_at TIMESTAMP DEFAULT now(), updated_at TIMESTAMP DEFAULT now());
+-- the original's state: a processed sample copied twice (NULL notes), and a duplicated hourly row
+INSERT INTO vitals_raw_data (user_id, metric_type, value, unit, start_date, end_date, data_source, aggregation_status)
+  VALUES (7, 'Heart Rate', 75, 'bpm', '2026-01-05 08:30:00', '2026-01-05 08:30:00', 'manual_entry', 'categorized');
+INSERT INTO vitals_raw_categorized (user_id, metric_type, value, unit, start_date, end_date, data_source)
+  VALUES (7, 'Heart Rate', 75, 'bpm', '2026-01-05 08:30:00', '2026-01-05 08:30:00', 'manual_entry'),
+         (7, 'Heart Rate', 75, 'bpm', '2026-01-05 08:30:00', '2026-01-05 08:30:00', 'manual_entry');
+INSERT INTO vitals_hourly_aggregates (user_id, metric_type, hour_start, average_value, count, unit)
+  VALUES (7, 'Heart Rate', '2026-01-05 08:00:00', 75, 2, 'bpm'), (7, 'Heart Rate', '2026-01-05 08:00:00', 75, 2, 'bpm');
+SQL
+check "migrate adopts the existing tables" env DATABASE_URL="$U0" "$MLWORKER" migrate
+check "the double copy was reduced to one, linked to its raw row" bash -c \
+  "[ \"\$(psql -X -At '$U0' -c \"SELECT count(*), count(raw_id) FROM vitals_raw_categorized\")\" = '1|1' ]"
 check "failure_reason column added, data kept" bash -c \
-  "[ \"\$(psql -X -At '$U0' -c \"SELECT count(*) FROM vitals_raw_data WHERE failure_reason IS NULL\")\" = 1 ]"
+  "[ \"\$(psql -X -At '$U0' -c \"SELECT count(*) FROM vitals_raw_data WHERE failure_reason IS NULL\")\" = 2 ]"
 check "the adopted row is processed" pg_run "$U0" "$TMP/legacy.log"
-check "hourly aggregate written" bash -c \
-  "[ \"\$(psql -X -At '$U0' -c \"SELECT count FROM vitals_hourly_aggregates WHERE user_id=7\")\" = 1 ]"
+check "one hourly row, both samples counted once (61 and 75 bpm)" bash -c \
+  "[ \"\$(psql -X -At '$U0' -c \"SELECT count, average_value FROM vitals_hourly_aggregates WHERE user_id=7\")\" = '2|68' ]"
 
 say "same input, SQLite and PostgreSQL"
 A=$TMP/a.db

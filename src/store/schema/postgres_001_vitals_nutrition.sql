@@ -332,6 +332,48 @@ ALTER TABLE vitals_mappings ADD COLUMN IF NOT EXISTS sort_order INTEGER;
 ALTER TABLE nutrition_daily_aggregates ADD COLUMN IF NOT EXISTS latest_created_at TIMESTAMP;
 ALTER TABLE nutrition_daily_aggregates ADD COLUMN IF NOT EXISTS latest_raw_id INTEGER;
 
+-- Adopting: rows the original's find-then-insert races duplicated
+-- (data-model §7.2, §7.3) would block the unique keys below. Aggregate rows
+-- are derived data: keep the newest of each logical key (the next recompute
+-- of that bucket rewrites it). On a fresh database these change nothing.
+DELETE FROM vitals_hourly_aggregates a USING vitals_hourly_aggregates b
+ WHERE a.user_id = b.user_id AND a.metric_type = b.metric_type AND a.hour_start = b.hour_start AND a.id < b.id;
+DELETE FROM vitals_daily_aggregates a USING vitals_daily_aggregates b
+ WHERE a.user_id = b.user_id AND a.metric_type = b.metric_type AND a.date = b.date AND a.id < b.id;
+DELETE FROM vitals_weekly_aggregates a USING vitals_weekly_aggregates b
+ WHERE a.user_id = b.user_id AND a.metric_type = b.metric_type AND a.week_start_date = b.week_start_date AND a.id < b.id;
+DELETE FROM vitals_monthly_aggregates a USING vitals_monthly_aggregates b
+ WHERE a.user_id = b.user_id AND a.metric_type = b.metric_type AND a.year = b.year AND a.month = b.month AND a.id < b.id;
+DELETE FROM nutrition_daily_aggregates a USING nutrition_daily_aggregates b
+ WHERE a.user_id = b.user_id AND a.date = b.date AND a.id < b.id;
+DELETE FROM nutrition_weekly_aggregates a USING nutrition_weekly_aggregates b
+ WHERE a.user_id = b.user_id AND a.week_start_date = b.week_start_date AND a.id < b.id;
+DELETE FROM nutrition_monthly_aggregates a USING nutrition_monthly_aggregates b
+ WHERE a.user_id = b.user_id AND a.year = b.year AND a.month = b.month AND a.id < b.id;
+
+-- Categorized copies the original made twice of one sample (NULL notes were
+-- never duplicates to its constraint, §7.2): keep the first copy.
+DELETE FROM vitals_raw_categorized a USING vitals_raw_categorized b
+ WHERE a.raw_id IS NULL AND b.raw_id IS NULL AND a.user_id = b.user_id
+   AND a.metric_type = b.metric_type AND a.unit = b.unit AND a.start_date = b.start_date
+   AND a.data_source = b.data_source AND COALESCE(a.notes, '') = COALESCE(b.notes, '')
+   AND a.value = b.value AND a.id > b.id;
+
+-- Link the original's categorized copies to their raw rows by the sample
+-- identity the raw table is unique on, so that re-processing a raw row
+-- updates its copy instead of adding a second one.
+UPDATE vitals_raw_categorized c SET raw_id = r.id
+  FROM vitals_raw_data r
+ WHERE c.raw_id IS NULL AND r.user_id = c.user_id AND r.metric_type = c.metric_type
+   AND r.unit = c.unit AND r.start_date = c.start_date AND r.data_source = c.data_source
+   AND COALESCE(r.notes, '') = COALESCE(c.notes, '')
+   AND NOT EXISTS (SELECT 1 FROM vitals_raw_categorized x WHERE x.raw_id = r.id)
+   AND c.id = (SELECT min(c2.id) FROM vitals_raw_categorized c2
+                WHERE c2.raw_id IS NULL AND c2.user_id = c.user_id
+                  AND c2.metric_type = c.metric_type AND c2.unit = c.unit
+                  AND c2.start_date = c.start_date AND c2.data_source = c.data_source
+                  AND COALESCE(c2.notes, '') = COALESCE(c.notes, ''));
+
 CREATE UNIQUE INDEX IF NOT EXISTS ux_vitals_raw_data_nodups ON vitals_raw_data
     (user_id, metric_type, unit, start_date, data_source, COALESCE(notes, ''));
 CREATE INDEX IF NOT EXISTS idx_vitals_raw_user_metric_start ON vitals_raw_data (user_id, metric_type, start_date);
