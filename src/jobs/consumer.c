@@ -462,6 +462,7 @@ void consumer_log_stats(const struct consumer_stats *s)
     log_info("   Messages: %" PRId64 " received, %" PRId64 " deleted, %" PRId64 " re-enqueued, %"
              PRId64 " released, %" PRId64 " left for redrive; %" PRId64 " receive errors",
              s->received, s->deleted, s->requeued, s->released, s->left, s->receive_errors);
+    log_info("   SQS retries: %" PRId64 " (throttling, 5xx, network errors)", s->sqs_retries);
     log_info("   Rows: vitals %" PRId64 " categorized / %" PRId64 " failed, nutrition %" PRId64
              " completed / %" PRId64 " failed",
              s->vitals.done, s->vitals.failed, s->nutrition.done, s->nutrition.failed);
@@ -498,6 +499,7 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
     int rc = 0, ever_ok = 0, logged_creds = 0;
     double last_stats = mlw_monotonic();
     while (!signals_stop_requested()) {
+        s->sqs_retries = sqs_retry_count(w.q);
         if (mlw_monotonic() - last_stats >= cfg->stats_interval) {
             consumer_log_stats(s);
             last_stats = mlw_monotonic();
@@ -538,6 +540,8 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
                 log_info("Queue is empty and ML_WORKER_EXIT_WHEN_IDLE=1: exiting");
                 break;
             }
+            if (cfg->sqs_wait_time == 0)
+                signals_sleep(1.0); /* short polling: no tight request loop */
             continue;
         }
         s->received += (int64_t)w.batch.n;
@@ -559,6 +563,7 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
     if (signals_stop_requested())
         log_info(E_STOP " Received signal %d, initiating graceful shutdown...", signals_last());
     log_info("ML Worker shutting down...");
+    s->sqs_retries = sqs_retry_count(w.q);
     consumer_log_stats(s);
     sqs_close(w.q);
     return rc;

@@ -47,7 +47,8 @@ struct consumer_stats {
     int64_t requeued;          /* triggers re-enqueued because work remained */
     int64_t released;          /* messages released at shutdown (visibility 0) */
     int64_t left;              /* malformed / unknown / unavailable: left for redrive */
-    int64_t receive_errors;    /* failed ReceiveMessage calls */
+    int64_t receive_errors;    /* failed ReceiveMessage calls (after retries) */
+    int64_t sqs_retries;       /* SQS calls retried (throttling, 5xx, network) */
     struct pipeline_stats vitals, nutrition;
 };
 

@@ -42,6 +42,7 @@ struct sqs_client {
     char region[64];
     char cred_source[48];
     uint64_t rng;
+    long long retries;   /* attempts beyond the first, all calls */
     /* Per request: */
     char query_error[160]; /* x-amzn-query-error header */
     char request_id[96];
@@ -500,6 +501,7 @@ const char *sqs_region(const struct sqs_client *c) { return c->region; }
 const char *sqs_endpoint(const struct sqs_client *c) { return c->endpoint; }
 const char *sqs_credentials_source(const struct sqs_client *c) { return c->cred_source; }
 void sqs_set_stop_fn(struct sqs_client *c, int (*stop_fn)(void)) { c->stop_fn = stop_fn; }
+long long sqs_retry_count(const struct sqs_client *c) { return c->retries; }
 
 /* One signed POST. Returns MLW_OK with the HTTP status and body, or a
  * transport status (MLW_ETRANSIENT for network trouble, MLW_ESTOPPED). */
@@ -596,6 +598,7 @@ static int call(struct sqs_client *c, const char *action, cJSON *req, long timeo
     struct mlw_err last = {0};
     for (int attempt = 0; attempt < SQS_MAX_ATTEMPTS; attempt++) {
         if (attempt > 0) {
+            c->retries++;
             double cap = SQS_BACKOFF_BASE * (double)(1u << attempt);
             if (cap > SQS_BACKOFF_CAP)
                 cap = SQS_BACKOFF_CAP;

@@ -115,6 +115,9 @@ const char *sqs_endpoint(const struct sqs_client *c);
  * "" before the first call. Never the keys themselves. */
 const char *sqs_credentials_source(const struct sqs_client *c);
 
+/* Attempts beyond the first, over all calls so far (for stats). */
+long long sqs_retry_count(const struct sqs_client *c);
+
 /* Stop callback: polled about once a second during transfers and waits.
  * When it returns non-zero, a long poll that has not yet started to
  * receive its answer is abandoned (MLW_ESTOPPED) and retry sleeps end.
