@@ -34,9 +34,9 @@ enum { C_ID, C_USER, C_DATE, C_COUNTED, C_NUTR };
 
 #define SELECT_HEAD                                                                  \
     "SELECT id, user_id, meal_date, aggregated_date" NUTRIENTS(COL)                     \
-    " FROM nutrition_raw_data"                                                             \
-    " WHERE aggregation_status='pending'"
-#define SELECT_TAIL " ORDER BY created_at, id LIMIT ?"
+    " FROM nutrition_raw_data r"                                                           \
+    " WHERE r.aggregation_status='pending'"
+#define SELECT_TAIL " ORDER BY r.created_at, r.id LIMIT ?"
 
 /* aggregated_date remembers the day a row was counted under, so that a row
  * the app moves to another day is taken out of the old day's totals. */
@@ -309,6 +309,6 @@ const struct domain_ops nutrition_domain = {
     .name = "nutrition",
     .table = "nutrition_raw_data",
     .select_sql = SELECT_HEAD SELECT_TAIL,
-    .select_user_sql = SELECT_HEAD " AND user_id=?" SELECT_TAIL,
+    .select_user_sql = SELECT_HEAD " AND r.user_id=?" SELECT_TAIL,
     .process_group = nutrition_group,
 };

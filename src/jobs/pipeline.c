@@ -217,10 +217,11 @@ static int run_once(struct store *st, const struct domain_ops *ops, const struct
         p[np++] = sv_int(opts->user_id);
     p[np++] = sv_int(opts->batch_size);
     /* PostgreSQL: the selected rows stay locked until commit, and rows
-     * another worker holds are skipped rather than waited for. */
+     * another worker holds are skipped rather than waited for. Domains
+     * alias their raw table as r (vitals joins its categorized copies). */
     char sql[4096];
     snprintf(sql, sizeof sql, "%s%s", opts->user_id >= 0 ? ops->select_user_sql : ops->select_sql,
-             st->dialect == DB_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
+             st->dialect == DB_POSTGRES ? " FOR UPDATE OF r SKIP LOCKED" : "");
     if ((rc = store_query(st, sql, p, np, &rows, err)))
         goto out;
     struct group *groups = NULL;

@@ -28,7 +28,8 @@ void dayset_sort(struct dayset *s);
 struct domain_ops {
     const char *name;
     const char *table;
-    const char *select_sql;      /* params: limit; returns id, user_id, ... of pending rows */
+    const char *select_sql;      /* params: limit; returns id, user_id, ... of pending rows;
+                                  * the raw table is aliased r */
     const char *select_user_sql; /* params: user, limit */
     /* Process one group inside an open transaction. Returns MLW_OK or an
      * error (the caller rolls back). */

@@ -20,20 +20,20 @@
 #include "domain/vitals.h"
 #include "jobs/pipeline_int.h"
 
-/* Batch row columns. */
+/* Batch row columns: the raw row, then where its categorized copy (if any)
+ * sits now, so a moved or failed row's old buckets can be recomputed. */
 enum { C_ID, C_USER, C_START, C_METRIC, C_VALUE, C_UNIT, C_END, C_SOURCE, C_DEVICE, C_NOTES,
-       C_CONFIDENCE, C_CREATED };
+       C_CONFIDENCE, C_CREATED, C_OLD_START, C_OLD_METRIC };
 
-#define SELECT_HEAD                                                                  \
-    "SELECT id, user_id, start_date, metric_type, value, unit, end_date, data_source,"  \
-    " source_device, notes, confidence_score, created_at FROM vitals_raw_data"          \
-    " WHERE aggregation_status='pending'"
-#define SELECT_TAIL " ORDER BY created_at, id LIMIT ?"
+#define SELECT_HEAD                                                                        \
+    "SELECT r.id, r.user_id, r.start_date, r.metric_type, r.value, r.unit, r.end_date,"   \
+    " r.data_source, r.source_device, r.notes, r.confidence_score, r.created_at,"           \
+    " c.start_date, c.metric_type FROM vitals_raw_data r"                                   \
+    " LEFT JOIN vitals_raw_categorized c ON c.raw_id = r.id"                                \
+    " WHERE r.aggregation_status='pending'"
+#define SELECT_TAIL " ORDER BY r.created_at, r.id LIMIT ?"
 
-static const char SQL_CAT_OLD[] =
-    "SELECT start_date, metric_type FROM vitals_raw_categorized WHERE raw_id=?";
-static const char SQL_CAT_DELETE[] =
-    "DELETE FROM vitals_raw_categorized WHERE raw_id=? RETURNING start_date, metric_type";
+static const char SQL_CAT_DELETE[] = "DELETE FROM vitals_raw_categorized WHERE raw_id=?";
 static const char SQL_CAT_UPSERT[] =
     "INSERT INTO vitals_raw_categorized (raw_id, user_id, metric_type, value, unit, start_date,"
     " end_date, data_source, source_device, notes, confidence_score, loinc_code,"
@@ -471,18 +471,17 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
         }
         rc = MLW_OK;
         struct sval pid[1] = {sv_int(id)};
-        struct store_rows old;
         const char *metric = sv_as_text(store_cell(c, i, C_METRIC));
+        const struct sval *os = store_cell(c, i, C_OLD_START);
+        const char *om = sv_as_text(store_cell(c, i, C_OLD_METRIC));
         if (bad) {
             gs->failed++;
             /* A failed row must not keep counting through an old copy. */
-            if ((rc = store_query(st, SQL_CAT_DELETE, pid, 1, &old, err)))
+            if (om && (rc = store_exec(st, SQL_CAT_DELETE, pid, 1, NULL, err)))
                 break;
         } else {
             gs->done++;
             t[nt++] = (struct touch){metric, mlw_ts_day(start), 0};
-            if ((rc = store_query(st, SQL_CAT_OLD, pid, 1, &old, err)))
-                break;
             char s_txt[MLW_TS_LEN], e_txt[MLW_TS_LEN];
             mlw_ts_format(start, s_txt);
             mlw_ts_format(end, e_txt);
@@ -494,13 +493,11 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
                                  *store_cell(c, i, C_CREATED), sv_text(now)};
             rc = store_exec(st, SQL_CAT_UPSERT, p, 15, NULL, err);
         }
-        if (old.nrows) {
+        if (om && rc == MLW_OK) {
             /* An earlier copy of this row existed: if it sat in another
              * bucket, that bucket lost a sample. */
-            const struct sval *os = store_cell(&old, 0, 0);
-            const char *om = sv_as_text(store_cell(&old, 0, 1));
             mlw_ts ots;
-            if (om && sv_as_text(os) && mlw_ts_parse(os->s, os->n, &ots, NULL) == 0 &&
+            if (sv_as_text(os) && mlw_ts_parse(os->s, os->n, &ots, NULL) == 0 &&
                 (bad || mlw_ts_hour(ots) != mlw_ts_hour(start) || strcmp(om, metric))) {
                 char *m = arena_strdup(a, om);
                 if (m == NULL)
@@ -509,7 +506,6 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
                     t[nt++] = (struct touch){m, mlw_ts_day(ots), 1};
             }
         }
-        store_rows_free(&old);
     }
     store_rows_free(&map);
     if (rc)
@@ -539,6 +535,6 @@ const struct domain_ops vitals_domain = {
     .name = "vitals",
     .table = "vitals_raw_data",
     .select_sql = SELECT_HEAD SELECT_TAIL,
-    .select_user_sql = SELECT_HEAD " AND user_id=?" SELECT_TAIL,
+    .select_user_sql = SELECT_HEAD " AND r.user_id=?" SELECT_TAIL,
     .process_group = vitals_group,
 };

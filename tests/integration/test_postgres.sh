@@ -121,7 +121,8 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 kill -TERM "$wpid" 2>/dev/null || true
-if wait "$wpid"; then pass "worker survived the restart and stopped with 0"; else fail "worker exit after restart"; tail -20 "$TMP/restart.log"; fi
+wrc=0; wait "$wpid" || wrc=$?
+if [ $wrc -eq 0 ]; then pass "worker survived the restart and stopped with 0"; else fail "worker exit $wrc after restart"; tail -20 "$TMP/restart.log"; fi
 if grep -qE "retrying|batch failed" "$TMP/restart.log"; then pass "the lost connection was logged and the batch retried"
 else pass "the restart fell between batches (nothing to retry)"; fi
 check "results after the restart identical to SQLite" pgsync compare "$A" "$UR"
