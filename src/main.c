@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "ml/bert.h"
+#include "ml/loinc.h"
 #include "ml/tokenizer.h"
 
 struct command {
@@ -32,6 +33,7 @@ static const struct command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "BERT WordPiece tokenization of stdin lines (--vocab FILE)", 1},
     {"embed-ids", cmd_embed_ids, "BERT sentence embeddings of token-id lines (--model DIR)", 1},
     {"embed", cmd_embed, "BERT sentence embeddings of texts (--model DIR [--dtype D] TEXT...)", 1},
+    {"loinc", cmd_loinc, "LOINC vector index: build from Loinc.csv, search candidates", 1},
     {"version", cmd_version, "print the version", 0},
 };
 

@@ -190,6 +190,12 @@ int embed_max_tokens(const struct embed_model *e) { return e->max_tokens; }
 struct bert_model *embed_bert(struct embed_model *e) { return e->bert; }
 const char *embed_model_id(const struct embed_model *e) { return e->id; }
 
+int embed_model_id_same(const char *a, const char *b)
+{
+    const char *fa = strrchr(a, '@'), *fb = strrchr(b, '@');
+    return fa != NULL && fb != NULL && strcmp(fa, fb) == 0;
+}
+
 /* Lower-case UTF-8 code point by code point; invalid bytes are copied. */
 static char *embed_lower(const char *s, size_t len, size_t *out_len)
 {

@@ -77,9 +77,13 @@ struct bert_model *embed_bert(struct embed_model *e);
 ** "<directory base name>@<16 hex digits>": the hex digits are the first bytes
 ** of a SHA-256 over config.json, vocab.txt, the tokenizer and pooling
 ** settings, the safetensors header and 64 evenly spaced 4 KiB samples of the
-** weights. Two directories holding the same model give the same id.
+** weights; the directory name is only a label (see embed_model_id_same()).
 ** Computed once at embed_open(). Valid while e lives.
 */
 const char *embed_model_id(const struct embed_model *e);
+
+/* Do two model ids name the same model? Compares the fingerprints (after the
+ * last '@'), so a copied or renamed directory still matches. */
+int embed_model_id_same(const char *a, const char *b);
 
 #endif
