@@ -281,7 +281,7 @@ static int lc_build(int argc, char **argv)
              bert_dtype_name(bert_dtype(embed_bert(e))));
     char absdir[PATH_MAX];
     if (realpath(model, absdir) != NULL && strlen(absdir) < sizeof info.model_dir)
-        snprintf(info.model_dir, sizeof info.model_dir, "%s", absdir);
+        memcpy(info.model_dir, absdir, strlen(absdir) + 1); /* else: no hint recorded */
     size_t done = 0;
     char note[600];
     if (index_writer_open(out, &info, resume, &w, &done, note, sizeof note, &err) != MLW_OK) {
