@@ -355,8 +355,11 @@ static const char *env_nonempty(const char *(*getenv_fn)(const char *), const ch
     return (v && *v) ? v : NULL;
 }
 
-/* Split a URL into endpoint pieces. */
-static int parse_endpoint(struct sqs_client *c, const char *url, struct mlw_err *err)
+/* Split a URL into endpoint pieces. keep_path: use the URL's path as the
+ * request target (an endpoint override may carry one); a queue URL's path
+ * names the queue, and requests go to "/". */
+static int parse_endpoint(struct sqs_client *c, const char *url, int keep_path,
+                          struct mlw_err *err)
 {
     CURLU *u = curl_url();
     if (!u)
@@ -401,7 +404,7 @@ static int parse_endpoint(struct sqs_client *c, const char *url, struct mlw_err 
     }
     snprintf(c->endpoint, el, "%s://%s", scheme, c->host_header);
     free(c->path);
-    c->path = xstrdup(path && *path ? path : "/");
+    c->path = xstrdup(keep_path && path && *path ? path : "/");
     if (!c->path)
         rc = mlw_err_set(err, MLW_ENOMEM, "out of memory");
 out:
@@ -437,9 +440,9 @@ int sqs_open(const char *queue_url, const char *(*getenv_fn)(const char *),
     const char *ep = env_nonempty(getenv_fn, "AWS_ENDPOINT_URL_SQS");
     if (!ep)
         ep = env_nonempty(getenv_fn, "AWS_ENDPOINT_URL");
-    if ((rc = parse_endpoint(c, queue_url, err)) != MLW_OK)
+    if ((rc = parse_endpoint(c, queue_url, 0, err)) != MLW_OK)
         goto fail;
-    if (ep && (rc = parse_endpoint(c, ep, err)) != MLW_OK)
+    if (ep && (rc = parse_endpoint(c, ep, 1, err)) != MLW_OK)
         goto fail;
 
     const char *r = env_nonempty(getenv_fn, "AWS_REGION");
