@@ -44,6 +44,10 @@ static const char SQL_FINISH[] =
     "UPDATE nutrition_raw_data SET aggregation_status=?, failure_reason=?, updated_at=?,"
     " aggregated_at=?, aggregated_date=? WHERE id=? AND aggregation_status='pending'";
 
+static const char SQL_FINISH_OK[] =
+    "UPDATE nutrition_raw_data SET aggregation_status='completed', failure_reason=NULL,"
+    " updated_at=?, aggregated_at=?, aggregated_date=? WHERE id IN";
+
 static const char SQL_DAY_ITEMS[] =
     "SELECT id, meal_type, data_source, created_at" NUTRIENTS(COL)
     " FROM nutrition_raw_data WHERE user_id=? AND meal_date=? AND aggregation_status<>'failed'";
@@ -236,6 +240,19 @@ static int recompute_period(struct store *st, int64_t user, mlw_day first, int m
     return store_exec(st, monthly ? SQL_MONTHLY_UPSERT : SQL_WEEKLY_UPSERT, p, np, NULL, err);
 }
 
+struct ok_row {
+    mlw_day day;
+    int64_t id;
+};
+
+static int cmp_ok_row(const void *pa, const void *pb)
+{
+    const struct ok_row *a = pa, *b = pb;
+    if (a->day != b->day)
+        return a->day < b->day ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
 static int nutrition_group(struct store *st, const struct store_rows *c, const struct group *g,
                            struct arena *a, struct pipeline_stats *gs, struct mlw_err *err)
 {
@@ -245,6 +262,11 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
     if (dayset_init(&days, a, 2 * g->n))
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     int rc = MLW_OK;
+    struct ok_row *ok = arena_alloc(a, (g->n + 1) * sizeof *ok);
+    struct sval *ids = arena_alloc(a, (g->n + 1) * sizeof *ids);
+    size_t nok = 0;
+    if (ok == NULL || ids == NULL)
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     for (size_t k = 0; k < g->n; k++) {
         size_t i = g->rows[k];
         char why[256] = "", shown[64];
@@ -264,19 +286,15 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
             read_nutrients(c, i, C_NUTR, nutr);
             bad = nutrition_validate(nutr, why, sizeof why) != 0;
         }
-        char date[MLW_DATE_LEN];
-        mlw_date_format(day, date);
-        struct sval p[6] = {sv_text(bad ? "failed" : "completed"), sv_text(bad ? why : NULL),
-                            sv_text(now), bad ? sv_null() : sv_text(now),
-                            bad ? sv_null() : sv_text(date), sv_int(sv_as_int(store_cell(c, i, C_ID)))};
-        int64_t changed = 0;
-        if ((rc = store_exec(st, SQL_FINISH, p, 6, &changed, err)))
-            return rc;
-        if (changed == 0) /* no longer pending (cannot happen under our lock) */
-            continue;
-        if (bad)
+        int64_t id = sv_as_int(store_cell(c, i, C_ID));
+        if (bad) {
+            struct sval p[6] = {sv_text("failed"), sv_text(why), sv_text(now), sv_null(),
+                                sv_null(), sv_int(id)};
+            if ((rc = store_exec(st, SQL_FINISH, p, 6, NULL, err)))
+                return rc;
             gs->failed++;
-        else {
+        } else {
+            ok[nok++] = (struct ok_row){day, id};
             gs->done++;
             dayset_add(&days, day);
         }
@@ -287,6 +305,21 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
         if (sv_as_text(cv) && mlw_date_parse(cv->s, cv->n, &counted, NULL) == 0 &&
             (bad || counted != day))
             dayset_add(&days, counted);
+    }
+    /* Completed rows: one status update per meal date (usually one). */
+    qsort(ok, nok, sizeof *ok, cmp_ok_row);
+    for (size_t i = 0; i < nok;) {
+        size_t j = i;
+        while (j < nok && ok[j].day == ok[i].day) {
+            ids[j - i] = sv_int(ok[j].id);
+            j++;
+        }
+        char date[MLW_DATE_LEN];
+        mlw_date_format(ok[i].day, date);
+        struct sval fixed[3] = {sv_text(now), sv_text(now), sv_text(date)};
+        if ((rc = store_exec_in(st, SQL_FINISH_OK, fixed, 3, ids, j - i, err)))
+            return rc;
+        i = j;
     }
     struct dayset weeks, months;
     if (dayset_init(&weeks, a, days.n) || dayset_init(&months, a, days.n))

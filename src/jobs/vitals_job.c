@@ -34,11 +34,16 @@ enum { C_ID, C_USER, C_START, C_METRIC, C_VALUE, C_UNIT, C_END, C_SOURCE, C_DEVI
 #define SELECT_TAIL " ORDER BY r.created_at, r.id LIMIT ?"
 
 static const char SQL_CAT_DELETE[] = "DELETE FROM vitals_raw_categorized WHERE raw_id=?";
-static const char SQL_CAT_UPSERT[] =
+static const char SQL_FINISH_OK[] =
+    "UPDATE vitals_raw_data SET aggregation_status='categorized', failure_reason=NULL,"
+    " updated_at=?, aggregated_at=? WHERE id IN";
+/* Upserts are HEAD + VALUES (...), (...) + TAIL (store_exec_values). */
+#define CAT_COLS 16
+static const char SQL_CAT_HEAD[] =
     "INSERT INTO vitals_raw_categorized (raw_id, user_id, metric_type, value, unit, start_date,"
     " end_date, data_source, source_device, notes, confidence_score, loinc_code,"
-    " aggregation_status, aggregated_at, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'aggregated', ?, ?, ?)"
+    " aggregation_status, aggregated_at, created_at, updated_at)";
+static const char SQL_CAT_TAIL[] =
     " ON CONFLICT (raw_id) DO UPDATE SET user_id=excluded.user_id,"
     " metric_type=excluded.metric_type, value=excluded.value, unit=excluded.unit,"
     " start_date=excluded.start_date, end_date=excluded.end_date,"
@@ -54,11 +59,12 @@ static const char SQL_DAY_SAMPLES[] =
     " loinc_code FROM vitals_raw_categorized"
     " WHERE user_id=? AND metric_type=? AND start_date>=? AND start_date<?";
 
-static const char SQL_HOURLY_UPSERT[] =
+#define AGG_COLS 15
+static const char SQL_HOURLY_HEAD[] =
     "INSERT INTO vitals_hourly_aggregates (user_id, metric_type, hour_start, loinc_code,"
     " total_value, average_value, min_value, max_value, count, duration_minutes, unit,"
-    " primary_source, sources_included, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " primary_source, sources_included, created_at, updated_at)";
+static const char SQL_HOURLY_TAIL[] =
     " ON CONFLICT (user_id, metric_type, hour_start) DO UPDATE SET"
     " loinc_code=excluded.loinc_code, total_value=excluded.total_value,"
     " average_value=excluded.average_value, min_value=excluded.min_value,"
@@ -71,11 +77,11 @@ static const char SQL_HOURLY_SCOPE[] =
     " WHERE user_id=? AND metric_type=? AND hour_start>=? AND hour_start<?";
 static const char SQL_HOURLY_DELETE[] = "DELETE FROM vitals_hourly_aggregates WHERE id=?";
 
-static const char SQL_DAILY_UPSERT[] =
+static const char SQL_DAILY_HEAD[] =
     "INSERT INTO vitals_daily_aggregates (user_id, metric_type, date, loinc_code, total_value,"
     " average_value, min_value, max_value, count, duration_minutes, unit, primary_source,"
-    " sources_included, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " sources_included, created_at, updated_at)";
+static const char SQL_DAILY_TAIL[] =
     " ON CONFLICT (user_id, metric_type, date) DO UPDATE SET"
     " loinc_code=excluded.loinc_code, total_value=excluded.total_value,"
     " average_value=excluded.average_value, min_value=excluded.min_value,"
@@ -90,11 +96,11 @@ static const char SQL_DAILY_RANGE[] =
     " loinc_code, primary_source, sources_included FROM vitals_daily_aggregates"
     " WHERE user_id=? AND metric_type=? AND date>=? AND date<=?";
 
-static const char SQL_WEEKLY_UPSERT[] =
+static const char SQL_WEEKLY_HEAD[] =
     "INSERT INTO vitals_weekly_aggregates (user_id, metric_type, week_start_date, week_end_date,"
     " loinc_code, total_value, average_value, min_value, max_value, days_with_data, unit,"
-    " primary_source, sources_included, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " primary_source, sources_included, created_at, updated_at)";
+static const char SQL_WEEKLY_TAIL[] =
     " ON CONFLICT (user_id, metric_type, week_start_date) DO UPDATE SET"
     " week_end_date=excluded.week_end_date, loinc_code=excluded.loinc_code,"
     " total_value=excluded.total_value, average_value=excluded.average_value,"
@@ -105,11 +111,11 @@ static const char SQL_WEEKLY_UPSERT[] =
 static const char SQL_WEEKLY_DELETE[] =
     "DELETE FROM vitals_weekly_aggregates WHERE user_id=? AND metric_type=? AND week_start_date=?";
 
-static const char SQL_MONTHLY_UPSERT[] =
+static const char SQL_MONTHLY_HEAD[] =
     "INSERT INTO vitals_monthly_aggregates (user_id, metric_type, year, month, loinc_code,"
     " total_value, average_value, min_value, max_value, days_with_data, unit, primary_source,"
-    " sources_included, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " sources_included, created_at, updated_at)";
+static const char SQL_MONTHLY_TAIL[] =
     " ON CONFLICT (user_id, metric_type, year, month) DO UPDATE SET"
     " loinc_code=excluded.loinc_code, total_value=excluded.total_value,"
     " average_value=excluded.average_value, min_value=excluded.min_value,"
@@ -175,14 +181,16 @@ static int value_of(const struct sval *v, double *out)
 
 /* ---- recomputation -------------------------------------------------------- */
 
-static int write_agg(struct store *st, const char *upsert, int64_t user, const struct vital_agg *x,
-                     const struct sval *period, int nperiod, int64_t count, const char *now,
-                     struct arena *a, struct mlw_err *err)
+/* The AGG_COLS parameters of one aggregate row: user, metric, period
+ * columns (hour/date: 1 + duration later; week: start, end; month: year,
+ * month), then the values. */
+static int agg_params(struct sval *p, int64_t user, const struct vital_agg *x,
+                      const struct sval *period, int nperiod, int64_t count, const char *now,
+                      struct arena *a)
 {
     char *src = strset_to_json(&x->sources, a);
     if (src == NULL)
-        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
-    struct sval p[16];
+        return -1;
     int np = 0;
     p[np++] = sv_int(user);
     p[np++] = sv_text(x->metric_type);
@@ -201,7 +209,7 @@ static int write_agg(struct store *st, const char *upsert, int64_t user, const s
     p[np++] = sv_text(src);
     p[np++] = sv_text(now);
     p[np++] = sv_text(now);
-    return store_exec(st, upsert, p, np, NULL, err);
+    return 0;
 }
 
 /* Hourly and daily rows of one (user, metric, day), from its samples.
@@ -249,15 +257,20 @@ static int recompute_day(struct store *st, int64_t user, const char *metric, mlw
     if (keep == NULL || vitals_hourly(s, n, a, &hourly, &nh) ||
         vitals_daily(hourly, nh, day, a, &daily, &nd))
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    struct sval *hp = arena_alloc(a, (nh + 1) * AGG_COLS * sizeof *hp);
+    if (hp == NULL)
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     for (size_t i = 0; i < nh; i++) {
         const struct vital_agg *h = &hourly[i];
         if ((keep[i] = arena_alloc(a, MLW_TS_LEN)) == NULL)
             return mlw_err_set(err, MLW_ENOMEM, "out of memory");
         mlw_ts_format(h->key, keep[i]);
         struct sval period[1] = {sv_text(keep[i])};
-        if ((rc = write_agg(st, SQL_HOURLY_UPSERT, user, h, period, 1, h->count, now, a, err)))
-            return rc;
+        if (agg_params(hp + i * AGG_COLS, user, h, period, 1, h->count, now, a))
+            return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     }
+    if ((rc = store_exec_values(st, SQL_HOURLY_HEAD, SQL_HOURLY_TAIL, AGG_COLS, hp, nh, err)))
+        return rc;
     if (check_stale) {
         qsort(keep, nh, sizeof *keep, pipeline_cmp_str);
         if ((rc = pipeline_delete_stale(st, SQL_HOURLY_SCOPE, SQL_HOURLY_DELETE, scope, 4, keep,
@@ -267,7 +280,9 @@ static int recompute_day(struct store *st, int64_t user, const char *metric, mlw
     if (nd == 0)
         return store_exec(st, SQL_DAILY_DELETE, scope, 3, NULL, err);
     struct sval period[1] = {sv_text(d0)};
-    return write_agg(st, SQL_DAILY_UPSERT, user, &daily[0], period, 1, daily[0].count, now, a, err);
+    if (agg_params(hp, user, &daily[0], period, 1, daily[0].count, now, a))
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    return store_exec_values(st, SQL_DAILY_HEAD, SQL_DAILY_TAIL, AGG_COLS, hp, 1, err);
 }
 
 /* Load one metric's daily rows of [first, last] as rollup inputs. */
@@ -347,8 +362,11 @@ static int recompute_period(struct store *st, int64_t user, const char *metric, 
     if (nr == 0)
         return store_exec(st, monthly ? SQL_MONTHLY_DELETE : SQL_WEEKLY_DELETE, period,
                           monthly ? 4 : 3, NULL, err);
-    return write_agg(st, monthly ? SQL_MONTHLY_UPSERT : SQL_WEEKLY_UPSERT, user, &rows[0],
-                     period + 2, 2, rows[0].days_with_data, now, a, err);
+    struct sval p[AGG_COLS];
+    if (agg_params(p, user, &rows[0], period + 2, 2, rows[0].days_with_data, now, a))
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    return store_exec_values(st, monthly ? SQL_MONTHLY_HEAD : SQL_WEEKLY_HEAD,
+                             monthly ? SQL_MONTHLY_TAIL : SQL_WEEKLY_TAIL, AGG_COLS, p, 1, err);
 }
 
 /* ---- one raw row ---------------------------------------------------------- */
@@ -453,6 +471,16 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     }
 
+    /* Good rows: one status update and one categorized upsert for all of
+     * them (few statements, few round trips). Failed rows: one by one,
+     * each with its reason. */
+    struct sval *ok_ids = arena_alloc(a, (g->n + 1) * sizeof *ok_ids);
+    struct sval *cat = arena_alloc(a, (g->n + 1) * CAT_COLS * sizeof *cat);
+    if (ok_ids == NULL || cat == NULL) {
+        store_rows_free(&map);
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    }
+    size_t nok = 0;
     for (size_t k = 0; k < g->n && rc == MLW_OK; k++) {
         size_t i = g->rows[k];
         int64_t id = sv_as_int(store_cell(c, i, C_ID));
@@ -461,39 +489,40 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
         const char *unit = NULL;
         char why[256] = "";
         int bad = check_row(c, i, &start, &end, &value, &unit, why, sizeof why);
-        rc = pipeline_finish_row(st, "vitals_raw_data", id, bad ? "failed" : "categorized",
-                                 bad ? why : NULL, err);
-        if (rc < 0)
-            break;
-        if (rc == 0) { /* no longer pending (cannot happen under our lock) */
-            rc = MLW_OK;
-            continue;
-        }
-        rc = MLW_OK;
-        struct sval pid[1] = {sv_int(id)};
         const char *metric = sv_as_text(store_cell(c, i, C_METRIC));
         const struct sval *os = store_cell(c, i, C_OLD_START);
         const char *om = sv_as_text(store_cell(c, i, C_OLD_METRIC));
         if (bad) {
+            rc = pipeline_finish_row(st, "vitals_raw_data", id, "failed", why, err);
+            if (rc < 0)
+                break;
+            rc = MLW_OK;
             gs->failed++;
             /* A failed row must not keep counting through an old copy. */
+            struct sval pid[1] = {sv_int(id)};
             if (om && (rc = store_exec(st, SQL_CAT_DELETE, pid, 1, NULL, err)))
                 break;
         } else {
             gs->done++;
             t[nt++] = (struct touch){metric, mlw_ts_day(start), 0};
-            char s_txt[MLW_TS_LEN], e_txt[MLW_TS_LEN];
+            char *s_txt = arena_alloc(a, MLW_TS_LEN), *e_txt = arena_alloc(a, MLW_TS_LEN);
+            if (s_txt == NULL || e_txt == NULL) {
+                rc = mlw_err_set(err, MLW_ENOMEM, "out of memory");
+                break;
+            }
             mlw_ts_format(start, s_txt);
             mlw_ts_format(end, e_txt);
-            struct sval p[15] = {sv_int(id), sv_int(g->user_id), sv_text(metric), sv_real(value),
-                                 sv_text(unit), sv_text(s_txt), sv_text(e_txt),
-                                 *store_cell(c, i, C_SOURCE), *store_cell(c, i, C_DEVICE),
-                                 *store_cell(c, i, C_NOTES), *store_cell(c, i, C_CONFIDENCE),
-                                 sv_text(loinc_lookup(&map, metric, &last_metric, &last_code)), sv_text(now),
-                                 *store_cell(c, i, C_CREATED), sv_text(now)};
-            rc = store_exec(st, SQL_CAT_UPSERT, p, 15, NULL, err);
+            struct sval row[CAT_COLS] = {
+                sv_int(id), sv_int(g->user_id), sv_text(metric), sv_real(value), sv_text(unit),
+                sv_text(s_txt), sv_text(e_txt), *store_cell(c, i, C_SOURCE),
+                *store_cell(c, i, C_DEVICE), *store_cell(c, i, C_NOTES),
+                *store_cell(c, i, C_CONFIDENCE),
+                sv_text(loinc_lookup(&map, metric, &last_metric, &last_code)),
+                sv_text("aggregated"), sv_text(now), *store_cell(c, i, C_CREATED), sv_text(now)};
+            memcpy(cat + nok * CAT_COLS, row, sizeof row);
+            ok_ids[nok++] = sv_int(id);
         }
-        if (om && rc == MLW_OK) {
+        if (om) {
             /* An earlier copy of this row existed: if it sat in another
              * bucket, that bucket lost a sample. */
             mlw_ts ots;
@@ -506,6 +535,11 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
                     t[nt++] = (struct touch){m, mlw_ts_day(ots), 1};
             }
         }
+    }
+    if (rc == MLW_OK && nok) {
+        struct sval fixed[2] = {sv_text(now), sv_text(now)};
+        if ((rc = store_exec_in(st, SQL_FINISH_OK, fixed, 2, ok_ids, nok, err)) == MLW_OK)
+            rc = store_exec_values(st, SQL_CAT_HEAD, SQL_CAT_TAIL, CAT_COLS, cat, nok, err);
     }
     store_rows_free(&map);
     if (rc)

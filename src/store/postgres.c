@@ -186,28 +186,43 @@ static int run(struct pg_store *s, const char *sql, const struct sval *p, int np
     const char *name = NULL;
     if ((rc = prepare(s, sql, &name, err)))
         return rc;
-    const char *vals[64];
-    char nums[64][32];
-    if (np > 64)
-        return mlw_err_set(err, MLW_EINVAL, "postgres: too many parameters (%d)", np);
+    /* Text parameters: numbers are printed into one scratch buffer. */
+    const char *small_vals[64];
+    char small_nums[64 * 32];
+    const char **vals = small_vals;
+    char *nums = small_nums;
+    if (np > 64) {
+        vals = malloc((size_t)np * sizeof *vals);
+        nums = malloc((size_t)np * 32);
+        if (vals == NULL || nums == NULL) {
+            free(vals);
+            free(nums);
+            return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+        }
+    }
     for (int i = 0; i < np; i++) {
+        char *num = nums + (size_t)i * 32;
         switch (p[i].type) {
         case SV_NULL: vals[i] = NULL; break;
-        case SV_INT: snprintf(nums[i], sizeof nums[i], "%lld", (long long)p[i].i); vals[i] = nums[i]; break;
+        case SV_INT: snprintf(num, 32, "%lld", (long long)p[i].i); vals[i] = num; break;
         case SV_REAL:
             if (isnan(p[i].d))
                 vals[i] = "NaN";
             else if (isinf(p[i].d))
                 vals[i] = p[i].d > 0 ? "Infinity" : "-Infinity";
             else {
-                snprintf(nums[i], sizeof nums[i], "%.17g", p[i].d);
-                vals[i] = nums[i];
+                snprintf(num, 32, "%.17g", p[i].d);
+                vals[i] = num;
             }
             break;
         case SV_TEXT: vals[i] = p[i].s; break; /* NUL-terminated by construction */
         }
     }
     PGresult *r = PQexecPrepared(s->conn, name, np, vals, NULL, NULL, 0);
+    if (vals != small_vals) {
+        free(vals);
+        free(nums);
+    }
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         rc = result_error(s, r, "statement", err);

@@ -92,6 +92,85 @@ int store_idle_wait(struct store *st, const char *channel, double seconds)
     return 0;
 }
 
+static size_t chunk_rows(size_t left)
+{
+    return left >= 64 ? 64 : left >= 16 ? 16 : left >= 4 ? 4 : 1;
+}
+
+/* "(?, ?, ?)" repeated rows times, comma separated, appended at out. */
+static char *append_tuples(char *out, int per_tuple, size_t tuples)
+{
+    for (size_t r = 0; r < tuples; r++) {
+        if (r)
+            *out++ = ',';
+        *out++ = '(';
+        for (int c = 0; c < per_tuple; c++) {
+            if (c)
+                *out++ = ',';
+            *out++ = '?';
+        }
+        *out++ = ')';
+    }
+    *out = '\0';
+    return out;
+}
+
+int store_exec_values(struct store *st, const char *head, const char *tail, int per_row,
+                      const struct sval *params, size_t nrows, struct mlw_err *err)
+{
+    size_t hl = strlen(head), tl = strlen(tail);
+    char *sql = malloc(hl + tl + 16 + 64 * ((size_t)per_row * 2 + 3));
+    if (sql == NULL)
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    int rc = MLW_OK;
+    for (size_t done = 0; done < nrows && rc == MLW_OK;) {
+        size_t k = chunk_rows(nrows - done);
+        memcpy(sql, head, hl);
+        memcpy(sql + hl, " VALUES ", 8);
+        char *end = append_tuples(sql + hl + 8, per_row, k);
+        memcpy(end, tail, tl + 1);
+        rc = store_exec(st, sql, params + done * (size_t)per_row, (int)(k * (size_t)per_row), NULL, err);
+        done += k;
+    }
+    free(sql);
+    return rc;
+}
+
+int store_exec_in(struct store *st, const char *prefix, const struct sval *fixed, int nfixed,
+                  const struct sval *values, size_t n, struct mlw_err *err)
+{
+    size_t pl = strlen(prefix);
+    char *sql = malloc(pl + 8 + 64 * 2);
+    struct sval *p = malloc(((size_t)nfixed + 64) * sizeof *p);
+    if (sql == NULL || p == NULL) {
+        free(sql);
+        free(p);
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    }
+    memcpy(p, fixed, (size_t)nfixed * sizeof *p);
+    int rc = MLW_OK;
+    for (size_t done = 0; done < n && rc == MLW_OK;) {
+        size_t k = chunk_rows(n - done);
+        memcpy(sql, prefix, pl);
+        sql[pl] = ' ';
+        char *o = sql + pl + 1;
+        *o++ = '(';
+        for (size_t i = 0; i < k; i++) {
+            if (i)
+                *o++ = ',';
+            *o++ = '?';
+        }
+        *o++ = ')';
+        *o = '\0';
+        memcpy(p + nfixed, values + done, k * sizeof *p);
+        rc = store_exec(st, sql, p, nfixed + (int)k, NULL, err);
+        done += k;
+    }
+    free(sql);
+    free(p);
+    return rc;
+}
+
 int store_begin(struct store *st, struct mlw_err *err) { return st->ops->begin(st, err); }
 int store_commit(struct store *st, struct mlw_err *err) { return st->ops->commit(st, err); }
 int store_rollback(struct store *st) { return st->ops->rollback(st); }

@@ -101,6 +101,17 @@ int store_begin(struct store *st, struct mlw_err *err);
 int store_commit(struct store *st, struct mlw_err *err);
 int store_rollback(struct store *st);
 
+/* Many rows in few statements. `head` is an INSERT up to its column list,
+ * `tail` what follows VALUES (ON CONFLICT ...); each row has per_row
+ * parameters. Rows go in chunks of 64/16/4/1, so at most four statement
+ * shapes are prepared. Rows of one call must not conflict with each other. */
+int store_exec_values(struct store *st, const char *head, const char *tail, int per_row,
+                      const struct sval *params, size_t nrows, struct mlw_err *err);
+/* `prefix` "(?, ?, ...)" for the values in chunks, each statement getting
+ * the nfixed parameters first: e.g. "UPDATE t SET a=? WHERE id IN". */
+int store_exec_in(struct store *st, const char *prefix, const struct sval *fixed, int nfixed,
+                  const struct sval *values, size_t n, struct mlw_err *err);
+
 /* Idle wait: a database notification on channel (PostgreSQL LISTEN/NOTIFY,
  * when channel is set and the backend supports it), a stop request, or the
  * timeout, whichever comes first. */
