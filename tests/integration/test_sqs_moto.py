@@ -14,6 +14,8 @@
   * SIGTERM during a long poll exits 0 within about a second; SIGTERM while messages wait
     releases them (visible again at once);
   * a non-existent queue is a fatal configuration error (exit 1, clear message);
+  * both mode: the two threads share the database and the result equals the oracle; SIGTERM
+    stops both; a fatal SQS error stops the aggregation thread too (exit 1);
   * no secret key in any log.
 
 Needs python3 with boto3 (the machine's Python 3.11) and moto_server on PATH.
@@ -327,6 +329,37 @@ try:
     rc, log = run(env, "fatal", timeout=30)
     T.check(rc == 1 and "does not exist" in log and "Fatal error" in log,
             "exit 1 with a clear message", log)
+
+    # ---- 11. both mode ----
+    T.say("both mode: consumer and aggregation threads, interleaved, then the oracle")
+    Q, DLQ = fresh()
+    DB5 = os.path.join(TMP, "e.db")
+    T.migrate(DB5)
+    T.gen(DB5, "--users", 4, "--days", 15, "--rows", 4000, "--seed", 14)
+    for u in (1, 2, 3, 4):
+        sqs.send_message(QueueUrl=Q, MessageBody=T.original_body("process_pending_vitals", u))
+        sqs.send_message(QueueUrl=Q, MessageBody=T.original_body("process_pending_nutrition", u))
+    env = T.base_env(Q, DB5, ML_WORKER_MODE="both", ML_WORKER_WAIT_TIME=1,
+                     ML_WORKER_EXIT_WHEN_IDLE=1, ML_WORKER_AGGREGATION_BATCH_SIZE=20)
+    rc, log = run(env, "both", timeout=120)
+    T.check(rc == 0 and "Starting BOTH SQS and aggregation workers" in log and
+            "Mode: BOTH" in log, "both mode ran and exited 0 when idle", log[-3000:])
+    T.check(T.depth(sqs, Q) == (0, 0), "every trigger consumed")
+    ok, out = T.oracle(DB5)
+    T.check(ok, "oracle after both threads worked on the same database", out)
+    env = T.base_env(Q, DB5, ML_WORKER_MODE="both", ML_WORKER_WAIT_TIME=20)
+    w = T.Worker(env, os.path.join(TMP, "both-term.log"))
+    w.wait_log("AWS SQS client initialized", 10)
+    time.sleep(1)
+    rc, secs = w.stop()
+    all_logs.append(w.log())
+    T.check(rc == 0 and secs < 3, "both mode: SIGTERM stops both threads, exit 0 in %.2f s"
+            % secs, w.log()[-2000:])
+    env = T.base_env(moto.url + "/123456789012/no-such-queue", DB5, ML_WORKER_MODE="both",
+                     ML_WORKER_WAIT_TIME=1)
+    rc, log = run(env, "both-fatal", timeout=30)
+    T.check(rc == 1 and "does not exist" in log and "stopping the aggregation worker too" in log,
+            "both mode: a fatal SQS error stops the aggregation thread too, exit 1", log[-2000:])
 
     T.check(all(T.no_secret(x) for x in all_logs), "no secret key in any worker log")
 finally:
