@@ -36,6 +36,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ml/gelu.h"
 #include "ml/qgemm.h"
 #include "ml/safetensors.h"
 
@@ -600,21 +601,15 @@ static void bert_split(int n, int tid, int nt, int align, int *lo, int *hi)
     *hi = (int)b;
 }
 
-/* y[:, c0:c1] += b[c0:c1], then gelu if asked. y: [T, *] (row stride ldy). */
+/* y[:, c0:c1] += b[c0:c1], then gelu (gelu.h) if asked. y: [T, *] (row stride ldy). */
 static void bert_bias_act(float *y, int ldy, int T, const float *b, int c0, int c1, int gelu)
 {
     for (int t = 0; t < T; t++) {
         float *row = y + (size_t)t * (size_t)ldy;
-        if (gelu) {
-            /* gelu(v) = v/2 · (1 + erf(v/√2)) — the exact form, as torch's default */
-            for (int j = c0; j < c1; j++) {
-                float v = row[j] + b[j];
-                row[j] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
-            }
-        } else {
-            for (int j = c0; j < c1; j++)
-                row[j] += b[j];
-        }
+        for (int j = c0; j < c1; j++)
+            row[j] += b[j];
+        if (gelu)
+            gelu_erf(row + c0, (size_t)(c1 - c0));
     }
 }
 
@@ -632,12 +627,13 @@ static void bert_linear_cols(const struct bert_model *m, const float *x, int ldx
     int nc = c1 - c0;
     if (nc <= 0 || T <= 0)
         return;
-    if (lin->w != NULL)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, nc, k, 1.0f, x, ldx,
-                    lin->w + (size_t)c0 * (size_t)k, k, 0.0f, y + c0, ldy);
-    else
+    if (lin->w == NULL) { /* packed bf16/int8: bias and gelu fused in the kernel */
         qgemm_matmul(&lin->q, x, (size_t)ldx, m->act, m->act_ld, m->act_scale, T, y,
-                     (size_t)ldy, c0, c1, scratch);
+                     (size_t)ldy, c0, c1, lin->b, gelu, scratch);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, nc, k, 1.0f, x, ldx,
+                lin->w + (size_t)c0 * (size_t)k, k, 0.0f, y + c0, ldy);
     bert_bias_act(y, ldy, T, lin->b, c0, c1, gelu);
 }
 
@@ -649,22 +645,52 @@ static void bert_prepare(struct bert_model *m, const float *x, int ldx, int k, i
                            m->act_scale);
 }
 
-/* row = LayerNorm(row) = (row - mean) / sqrt(var + eps) · g + b, biased var. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define BERT_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define BERT_CLONES
+#endif
+
+/*
+** row = LayerNorm(row) = (row - mean) / sqrt(var + eps) · g + b, biased var.
+** Sums run in 16 float lanes (blocks with a constant trip count vectorize at
+** -O2) and are combined in double.
+*/
+BERT_CLONES
 static void bert_layernorm_row(float *row, int H, const float *g, const float *b, float eps)
 {
+    float acc[16] = {0};
+    int j = 0;
+    for (; j + 16 <= H; j += 16)
+        for (int l = 0; l < 16; l++)
+            acc[l] += row[j + l];
     double sum = 0.0;
-    for (int j = 0; j < H; j++)
+    for (; j < H; j++)
         sum += row[j];
-    double mean = sum / H;
+    for (int l = 0; l < 16; l++)
+        sum += acc[l];
+    const float mean = (float)(sum / H);
+    for (int l = 0; l < 16; l++)
+        acc[l] = 0.0f;
+    for (j = 0; j + 16 <= H; j += 16)
+        for (int l = 0; l < 16; l++) {
+            float d = row[j + l] - mean;
+            acc[l] += d * d;
+        }
     double var = 0.0;
-    for (int j = 0; j < H; j++) {
-        double d = row[j] - mean;
+    for (; j < H; j++) {
+        double d = (double)row[j] - mean;
         var += d * d;
     }
+    for (int l = 0; l < 16; l++)
+        var += acc[l];
     var /= H;
-    double inv = 1.0 / sqrt(var + (double)eps);
-    for (int j = 0; j < H; j++)
-        row[j] = (float)((row[j] - mean) * inv) * g[j] + b[j];
+    const float inv = (float)(1.0 / sqrt(var + (double)eps));
+    for (j = 0; j + 16 <= H; j += 16)
+        for (int l = 0; l < 16; l++)
+            row[j + l] = (row[j + l] - mean) * inv * g[j + l] + b[j + l];
+    for (; j < H; j++)
+        row[j] = (row[j] - mean) * inv * g[j] + b[j];
 }
 
 /* x[t] = LayerNorm(x[t] + r[t]) for t in [t0, t1). x, r: [T, H]. */

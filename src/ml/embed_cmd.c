@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ml/bert.h"
 #include "ml/embed.h"
@@ -22,9 +23,11 @@ static void ec_usage(FILE *f, const char *name)
 {
     fprintf(f,
             "usage: %s [--threads N] [--batch N] [--dtype fp32|bf16|int8] [--no-normalize]\n"
-            "       [--model] DIR\n"
+            "       [--repeat N] [--model] DIR\n"
             "  stdin:  one JSON array of token ids per line, e.g. [101, 7592, 102]\n"
-            "  stdout: one JSON array of floats (the sentence embedding) per input line\n",
+            "  stdout: one JSON array of floats (the sentence embedding) per input line\n"
+            "  --repeat N: time instead: embed the input N times (after one untimed pass)\n"
+            "              and print one JSON object with the latency of every batch\n",
             name);
 }
 
@@ -115,17 +118,66 @@ static int ec_parse_line(const char *line, long lineno, struct ec_seqs *q, char 
     return 0;
 }
 
+static double ec_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* --repeat: one untimed pass, then `repeat` timed passes over q in batches;
+ * prints {"dtype", "kernel", "threads", "batch", "sequences", "latency_ms": [...]}. */
+static int ec_time(struct bert_model *m, const struct ec_seqs *q, int batch, int repeat,
+                   float *out, const char *name)
+{
+    struct mlw_err err = {0};
+    int per_pass = (q->n + batch - 1) / batch;
+    double *lat = malloc((size_t)(per_pass > 0 ? per_pass : 1) * (size_t)repeat * sizeof *lat);
+    if (lat == NULL) {
+        fprintf(stderr, "%s: out of memory\n", name);
+        return 1;
+    }
+    size_t n_lat = 0;
+    for (int pass = 0; pass <= repeat; pass++) {
+        for (int s = 0; s < q->n; s += batch) {
+            int k = q->n - s < batch ? q->n - s : batch;
+            double t0 = ec_now();
+            if (bert_embed(m, (const int32_t *const *)(q->ids + s), q->lens + s, k, out, &err) !=
+                MLW_OK) {
+                fprintf(stderr, "%s: %s\n", name, err.msg);
+                free(lat);
+                return 1;
+            }
+            if (pass > 0)
+                lat[n_lat++] = (ec_now() - t0) * 1e3;
+        }
+    }
+    printf("{\"dtype\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,\"batch\":%d,"
+           "\"sequences\":%d,\"latency_ms\":[",
+           bert_dtype_name(bert_dtype(m)), bert_kernel_name(m), bert_threads(m), batch, q->n);
+    for (size_t i = 0; i < n_lat; i++)
+        printf(i ? ",%.4f" : "%.4f", lat[i]);
+    printf("]}\n");
+    free(lat);
+    return 0;
+}
+
 int cmd_embed_ids(int argc, char **argv)
 {
     const char *name = argc > 0 ? argv[0] : "embed-ids";
     const char *dir = NULL;
     struct bert_opts opts = {0};
-    int batch = 64;
+    int batch = 64, repeat = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
             if (ec_parse_int(argv[++i], 1, 256, &opts.n_threads) != 0) {
                 fprintf(stderr, "%s: --threads must be 1..256\n", name);
+                return 2;
+            }
+        } else if (strcmp(a, "--repeat") == 0 && i + 1 < argc) {
+            if (ec_parse_int(argv[++i], 1, 1 << 20, &repeat) != 0) {
+                fprintf(stderr, "%s: --repeat must be a positive integer\n", name);
                 return 2;
             }
         } else if (strcmp(a, "--batch") == 0 && i + 1 < argc) {
@@ -198,7 +250,11 @@ int cmd_embed_ids(int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", name);
         status = 1;
     }
-    for (int s = 0; status == 0 && s < q.n; s += batch) {
+    if (status == 0 && repeat > 0) {
+        status = ec_time(m, &q, batch, repeat, out, name);
+        repeat = -1; /* timed: print no embeddings */
+    }
+    for (int s = 0; status == 0 && repeat == 0 && s < q.n; s += batch) {
         int k = q.n - s < batch ? q.n - s : batch;
         if (bert_embed(m, (const int32_t *const *)(q.ids + s), q.lens + s, k, out, &err) !=
             MLW_OK) {

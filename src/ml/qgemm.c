@@ -17,6 +17,8 @@
  */
 #include "ml/qgemm.h"
 
+#include "ml/gelu.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -58,6 +60,93 @@ static float qg_bf16_to_f32(uint16_t b)
 }
 
 static int qg_group(enum qgemm_type type) { return type == QGEMM_TYPE_I8 ? 4 : 2; }
+
+/*
+** Row helpers. Loops run over blocks of 16 with a constant trip count (and a
+** scalar tail), which GCC vectorizes at -O2; on x86-64 they are also cloned
+** for AVX2 and AVX-512. Rounding is round-half-even through the 1.5 * 2^23
+** trick (exact for |v| < 2^22), the same as nearbyintf() and VCVTPS2DQ, so
+** every path gives the same bytes.
+*/
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define QG_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define QG_CLONES
+#endif
+
+#define QG_ROUND_MAGIC 12582912.0f /* 1.5 * 2^23 */
+
+/* max |x[i]| over n values (0 for n = 0) */
+QG_CLONES
+static float qg_absmax(const float *x, int n)
+{
+    float m[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) {
+            float a = fabsf(x[i + j]);
+            m[j] = a > m[j] ? a : m[j];
+        }
+    float mx = 0.0f;
+    for (; i < n; i++) {
+        float a = fabsf(x[i]);
+        mx = a > mx ? a : mx;
+    }
+    for (int j = 0; j < 16; j++)
+        mx = m[j] > mx ? m[j] : mx;
+    return mx;
+}
+
+/* q[i] = round(clamp(x[i] * inv, -127, 127)) + bias, as bytes; NaN counts as
+ * -127 (the semantics of VMAXPS/VMINPS, which the SIMD version uses). */
+static void qg_quantize_c(const float *x, int n, float inv, int bias, uint8_t *q)
+{
+    for (int i = 0; i < n; i++) {
+        float v = x[i] * inv;
+        v = v > -127.0f ? v : -127.0f;
+        v = v < 127.0f ? v : 127.0f;
+        q[i] = (uint8_t)((int)((v + QG_ROUND_MAGIC) - QG_ROUND_MAGIC) + bias);
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512bw")))
+static void qg_quantize_avx512(const float *x, int n, float inv, int bias, uint8_t *q)
+{
+    const __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f),
+                 hi = _mm512_set1_ps(127.0f);
+    const __m512i vb = _mm512_set1_epi32(bias);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vinv);
+        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+        __m512i r = _mm512_add_epi32(_mm512_cvtps_epi32(v), vb); /* nearest even */
+        _mm_storeu_si128((__m128i *)(void *)(q + i), _mm512_cvtepi32_epi8(r));
+    }
+    qg_quantize_c(x + i, n - i, inv, bias, q + i);
+}
+#endif
+
+static atomic_int qg_avx512_state = -1; /* -1 unknown, 0 no, 1 yes */
+
+static void qg_quantize(const float *x, int n, float inv, int bias, uint8_t *q)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    int st = atomic_load_explicit(&qg_avx512_state, memory_order_relaxed);
+    if (st < 0) {
+        __builtin_cpu_init();
+        st = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+        atomic_store_explicit(&qg_avx512_state, st, memory_order_relaxed);
+    }
+    if (st) {
+        qg_quantize_avx512(x, n, inv, bias, q);
+        return;
+    }
+#endif
+    qg_quantize_c(x, n, inv, bias, q);
+}
+
+static void qg_gelu(float *y, int n) { gelu_erf(y, (size_t)n); }
 
 static size_t qg_index(int n, int k, int k_pad, int g)
 {
@@ -106,26 +195,17 @@ static int qg_alloc(struct qgemm_weights *q, enum qgemm_type type, int n, int k,
 }
 
 /* Quantize row n (k values, fp32) into the packed int8 layout. */
-static void qg_pack_i8_row(struct qgemm_weights *q, int n, const float *row)
+static void qg_pack_i8_row(struct qgemm_weights *q, int n, const float *row, uint8_t *tmp)
 {
-    float mx = 0.0f;
-    for (int k = 0; k < q->k; k++) {
-        float a = fabsf(row[k]);
-        if (a > mx)
-            mx = a;
-    }
+    float mx = qg_absmax(row, q->k);
     float scale = mx > 0.0f ? mx / 127.0f : 1.0f;
-    float inv = 1.0f / scale;
-    int8_t *d = q->data;
+    qg_quantize(row, q->k, 1.0f / scale, 0, tmp);
+    int8_t *d = (int8_t *)q->data + qg_index(n, 0, q->k_pad, 4);
     int32_t sum = 0;
     for (int k = 0; k < q->k; k++) {
-        long v = lrintf(row[k] * inv);
-        if (v > 127)
-            v = 127;
-        if (v < -127)
-            v = -127;
-        d[qg_index(n, k, q->k_pad, 4)] = (int8_t)v;
-        sum += (int32_t)v;
+        int8_t v = (int8_t)tmp[k];
+        d[(size_t)(k / 4) * 64 + (size_t)(k % 4)] = v;
+        sum += v;
     }
     q->scale[n] = scale;
     q->corr[n] = 128 * sum;
@@ -137,16 +217,22 @@ int qgemm_weights_init(struct qgemm_weights *q, enum qgemm_type type, const floa
     int rc = qg_alloc(q, type, n, k, err);
     if (rc != MLW_OK)
         return rc;
+    uint8_t *tmp = malloc((size_t)k);
+    if (tmp == NULL) {
+        qgemm_weights_free(q);
+        return mlw_err_set(err, MLW_ENOMEM, "qgemm: out of memory");
+    }
     for (int r = 0; r < n; r++) {
         const float *row = w + (size_t)r * (size_t)k;
         if (type == QGEMM_TYPE_I8) {
-            qg_pack_i8_row(q, r, row);
+            qg_pack_i8_row(q, r, row, tmp);
         } else {
             uint16_t *d = q->data;
             for (int c = 0; c < k; c++)
                 d[qg_index(r, c, q->k_pad, 2)] = qgemm_f32_to_bf16(row[c]);
         }
     }
+    free(tmp);
     return MLW_OK;
 }
 
@@ -157,9 +243,13 @@ int qgemm_weights_init_bf16(struct qgemm_weights *q, enum qgemm_type type, const
     if (rc != MLW_OK)
         return rc;
     float *row = NULL;
+    uint8_t *tmp = NULL;
     if (type == QGEMM_TYPE_I8) {
         row = malloc((size_t)k * sizeof *row);
-        if (row == NULL) {
+        tmp = malloc((size_t)k);
+        if (row == NULL || tmp == NULL) {
+            free(row);
+            free(tmp);
             qgemm_weights_free(q);
             return mlw_err_set(err, MLW_ENOMEM, "qgemm: out of memory");
         }
@@ -169,7 +259,7 @@ int qgemm_weights_init_bf16(struct qgemm_weights *q, enum qgemm_type type, const
         if (type == QGEMM_TYPE_I8) {
             for (int c = 0; c < k; c++)
                 row[c] = qg_bf16_to_f32(src[c]);
-            qg_pack_i8_row(q, r, row);
+            qg_pack_i8_row(q, r, row, tmp);
         } else {
             uint16_t *d = q->data;
             for (int c = 0; c < k; c++)
@@ -177,6 +267,7 @@ int qgemm_weights_init_bf16(struct qgemm_weights *q, enum qgemm_type type, const
         }
     }
     free(row);
+    free(tmp);
     return MLW_OK;
 }
 
@@ -204,19 +295,9 @@ void qgemm_prepare_rows(enum qgemm_type type, int k, const float *x, size_t ldx,
         const float *row = x + (size_t)t * ldx;
         if (type == QGEMM_TYPE_I8) {
             uint8_t *d = (uint8_t *)act + (size_t)t * ld_act;
-            float mx = 0.0f;
-            for (int c = 0; c < k; c++) {
-                float a = fabsf(row[c]);
-                mx = a > mx ? a : mx;
-            }
+            float mx = qg_absmax(row, k);
             float scale = mx > 0.0f ? mx / 127.0f : 1.0f;
-            float inv = 1.0f / scale;
-            for (int c = 0; c < k; c++) {
-                /* |row[c] · inv| <= 127 up to rounding; clamp for safety */
-                float v = nearbyintf(row[c] * inv);
-                v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
-                d[c] = (uint8_t)((int)v + 128);
-            }
+            qg_quantize(row, k, 1.0f / scale, 128, d);
             for (int c = k; c < k_pad; c++)
                 d[c] = 128;
             row_scale[t] = scale;
@@ -297,7 +378,8 @@ size_t qgemm_scratch_floats(const struct qgemm_weights *w)
 /* int8: one row x one 16-channel block at a time; the 16-lane inner loop has
  * a constant trip count, which GCC vectorizes at -O2. */
 static void qg_i8_portable(const struct qgemm_weights *w, const uint8_t *xu, size_t ldu,
-                           const float *xs, int T, float *y, size_t ldy, int c0, int c1)
+                           const float *xs, int T, float *y, size_t ldy, int c0, int c1,
+                           const float *bias, int gelu)
 {
     const int8_t *W = w->data;
     const size_t bstride = (size_t)w->k_pad * QG_BLOCK;
@@ -317,15 +399,20 @@ static void qg_i8_portable(const struct qgemm_weights *w, const uint8_t *xu, siz
                               x3 * wg[4 * j + 3];
             }
             int ne = c1 - n0 < QG_BLOCK ? c1 - n0 : QG_BLOCK;
-            for (int j = 0; j < ne; j++)
-                yr[n0 + j] = (float)(acc[j] - w->corr[n0 + j]) * xs[t] * w->scale[n0 + j];
+            for (int j = 0; j < ne; j++) {
+                float v = (float)(acc[j] - w->corr[n0 + j]) * xs[t] * w->scale[n0 + j];
+                yr[n0 + j] = bias != NULL ? v + bias[n0 + j] : v;
+            }
+            if (gelu)
+                qg_gelu(yr + n0, ne);
         }
     }
 }
 
 /* bf16: widen up to QG_FB_COLS weight rows to fp32, then one sgemm. */
 static void qg_bf16_portable(const struct qgemm_weights *w, const float *x, size_t ldx, int T,
-                             float *y, size_t ldy, int c0, int c1, float *scratch)
+                             float *y, size_t ldy, int c0, int c1, float *scratch,
+                             const float *bias, int gelu)
 {
     const uint16_t *W = w->data;
     const int k = w->k;
@@ -338,6 +425,14 @@ static void qg_bf16_portable(const struct qgemm_weights *w, const float *x, size
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, nc, k, 1.0f, x, (int)ldx,
                     scratch, k, 0.0f, y + n0, (int)ldy);
+        for (int t = 0; t < T; t++) {
+            float *yr = y + (size_t)t * ldy + n0;
+            if (bias != NULL)
+                for (int j = 0; j < nc; j++)
+                    yr[j] += bias[n0 + j];
+            if (gelu)
+                qg_gelu(yr, nc);
+        }
     }
 }
 
@@ -357,7 +452,8 @@ static __mmask16 qg_mask(int n0, int c1)
 
 static inline __attribute__((always_inline)) QG_VNNI_TARGET void
 qg_i8_tile(const struct qgemm_weights *w, const uint8_t *xu, size_t ldu, const float *xs,
-           float *y, size_t ldy, int n0, int c1, const int R, const int NB)
+           float *y, size_t ldy, int n0, int c1, const float *bias, int gelu, const int R,
+           const int NB)
 {
     const size_t bstride = (size_t)w->k_pad * QG_BLOCK;
     const int8_t *w0 = (const int8_t *)w->data + (size_t)(n0 / QG_BLOCK) * bstride;
@@ -388,10 +484,15 @@ qg_i8_tile(const struct qgemm_weights *w, const uint8_t *xu, size_t ldu, const f
         __mmask16 mask = qg_mask(nb, c1);
         __m512i corr = _mm512_load_si512((const void *)(w->corr + nb));
         __m512 sw = _mm512_load_ps(w->scale + nb);
+        __m512 b = bias != NULL ? _mm512_maskz_loadu_ps(mask, bias + nb) : _mm512_setzero_ps();
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
             __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][j], corr));
             v = _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(xs[r])), sw);
+            if (bias != NULL)
+                v = _mm512_add_ps(v, b);
+            if (gelu)
+                v = gelu_erf_ps512(v);
             _mm512_mask_storeu_ps(y + (size_t)r * ldy + nb, mask, v);
         }
     }
@@ -411,7 +512,8 @@ qg_i8_tile(const struct qgemm_weights *w, const uint8_t *xu, size_t ldu, const f
 
 QG_VNNI_TARGET
 static void qg_i8_vnni(const struct qgemm_weights *w, const uint8_t *xu, size_t ldu,
-                       const float *xs, int T, float *y, size_t ldy, int c0, int c1)
+                       const float *xs, int T, float *y, size_t ldy, int c0, int c1,
+                       const float *bias, int gelu)
 {
     for (int tb = 0; tb < T; tb += QG_TB) {
         int te = T - tb < QG_TB ? T : tb + QG_TB;
@@ -421,7 +523,7 @@ static void qg_i8_vnni(const struct qgemm_weights *w, const uint8_t *xu, size_t 
                 int R = te - t < QG_TR ? te - t : QG_TR;
                 const uint8_t *xt = xu + (size_t)t * ldu;
                 float *yt = y + (size_t)t * ldy;
-#define QG_I8_CALL(RR, NBB) qg_i8_tile(w, xt, ldu, xs + t, yt, ldy, n0, c1, RR, NBB)
+#define QG_I8_CALL(RR, NBB) qg_i8_tile(w, xt, ldu, xs + t, yt, ldy, n0, c1, bias, gelu, RR, NBB)
                 if (two) {
                     QG_TILE_CASES(QG_I8_CALL, 2)
                 } else {
@@ -435,7 +537,7 @@ static void qg_i8_vnni(const struct qgemm_weights *w, const uint8_t *xu, size_t 
 
 static inline __attribute__((always_inline)) QG_BF16_TARGET void
 qg_bf16_tile(const struct qgemm_weights *w, const uint16_t *xb, size_t ldb, float *y,
-             size_t ldy, int n0, int c1, const int R, const int NB)
+             size_t ldy, int n0, int c1, const float *bias, int gelu, const int R, const int NB)
 {
     const size_t bstride = (size_t)w->k_pad * QG_BLOCK;
     const uint16_t *w0 = (const uint16_t *)w->data + (size_t)(n0 / QG_BLOCK) * bstride;
@@ -465,15 +567,20 @@ qg_bf16_tile(const struct qgemm_weights *w, const uint16_t *xb, size_t ldb, floa
     for (int j = 0; j < NB; j++) {
         int nb = n0 + j * QG_BLOCK;
         __mmask16 mask = qg_mask(nb, c1);
+        __m512 b = bias != NULL ? _mm512_maskz_loadu_ps(mask, bias + nb) : _mm512_setzero_ps();
 #pragma GCC unroll 8
-        for (int r = 0; r < R; r++)
-            _mm512_mask_storeu_ps(y + (size_t)r * ldy + nb, mask, acc[r][j]);
+        for (int r = 0; r < R; r++) {
+            __m512 v = _mm512_add_ps(acc[r][j], b);
+            if (gelu)
+                v = gelu_erf_ps512(v);
+            _mm512_mask_storeu_ps(y + (size_t)r * ldy + nb, mask, v);
+        }
     }
 }
 
 QG_BF16_TARGET
 static void qg_bf16_avx512(const struct qgemm_weights *w, const uint16_t *xb, size_t ldb, int T,
-                           float *y, size_t ldy, int c0, int c1)
+                           float *y, size_t ldy, int c0, int c1, const float *bias, int gelu)
 {
     for (int tb = 0; tb < T; tb += QG_TB) {
         int te = T - tb < QG_TB ? T : tb + QG_TB;
@@ -483,7 +590,7 @@ static void qg_bf16_avx512(const struct qgemm_weights *w, const uint16_t *xb, si
                 int R = te - t < QG_TR ? te - t : QG_TR;
                 const uint16_t *xt = xb + (size_t)t * ldb;
                 float *yt = y + (size_t)t * ldy;
-#define QG_BF_CALL(RR, NBB) qg_bf16_tile(w, xt, ldb, yt, ldy, n0, c1, RR, NBB)
+#define QG_BF_CALL(RR, NBB) qg_bf16_tile(w, xt, ldb, yt, ldy, n0, c1, bias, gelu, RR, NBB)
                 if (two) {
                     QG_TILE_CASES(QG_BF_CALL, 2)
                 } else {
@@ -498,7 +605,7 @@ static void qg_bf16_avx512(const struct qgemm_weights *w, const uint16_t *xb, si
 
 void qgemm_matmul(const struct qgemm_weights *w, const float *x, size_t ldx, const void *act,
                   size_t ld_act, const float *row_scale, int T, float *y, size_t ldy, int c0,
-                  int c1, float *scratch)
+                  int c1, const float *bias, int gelu, float *scratch)
 {
     if (T <= 0 || c1 <= c0)
         return;
@@ -508,19 +615,19 @@ void qgemm_matmul(const struct qgemm_weights *w, const float *x, size_t ldx, con
     if (w->type == QGEMM_TYPE_I8) {
 #if QG_X86
         if (simd) {
-            qg_i8_vnni(w, act, ld_act, row_scale, T, y, ldy, c0, c1);
+            qg_i8_vnni(w, act, ld_act, row_scale, T, y, ldy, c0, c1, bias, gelu);
             return;
         }
 #endif
-        qg_i8_portable(w, act, ld_act, row_scale, T, y, ldy, c0, c1);
+        qg_i8_portable(w, act, ld_act, row_scale, T, y, ldy, c0, c1, bias, gelu);
     } else {
 #if QG_X86
         if (simd) {
-            qg_bf16_avx512(w, act, ld_act / 2, T, y, ldy, c0, c1);
+            qg_bf16_avx512(w, act, ld_act / 2, T, y, ldy, c0, c1, bias, gelu);
             return;
         }
 #endif
         (void)simd;
-        qg_bf16_portable(w, x, ldx, T, y, ldy, c0, c1, scratch);
+        qg_bf16_portable(w, x, ldx, T, y, ldy, c0, c1, scratch, bias, gelu);
     }
 }

@@ -92,8 +92,10 @@ void qgemm_prepare_rows(enum qgemm_type type, int k,
                         float *row_scale);          /* OUT: [T] (int8) */
 
 /*
-** y[t, c] = sum_k x[t, k] · W[c, k] for t in [0, T) and c in [c0, c1) (no
-** bias). c0 must be a multiple of 16; c1 <= n. act/row_scale come from
+** y[t, c] = act(sum_k x[t, k] · W[c, k] + bias[c]) for t in [0, T) and c in
+** [c0, c1); bias may be NULL; act is the exact-erf GELU when gelu != 0, else
+** the identity (applied while the tile is in cache). c0 must be a multiple of
+** 16; c1 <= n. act/row_scale come from
 ** qgemm_prepare_rows() over rows 0..T-1; x is the fp32 source, which the
 ** portable bf16 kernel reads instead. scratch: qgemm_scratch_floats(w)
 ** floats owned by the calling thread (may be NULL when that is 0).
@@ -104,6 +106,7 @@ void qgemm_matmul(const struct qgemm_weights *w,
                   int T,
                   float *y, size_t ldy,                 /* OUT: columns c0..c1-1 */
                   int c0, int c1,
+                  const float *bias, int gelu,
                   float *scratch);
 
 /* Per-thread scratch floats qgemm_matmul() needs for w (0 for most kernels). */

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "ml/gelu.h"
 #include "ml/qgemm.h"
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
@@ -68,7 +69,7 @@ static float *run(const struct qgemm_weights *q, const float *x, int T, int k, i
     for (size_t i = 0; i < (size_t)T * (size_t)q->n; i++)
         y[i] = 12345.0f;
     qgemm_prepare_rows(q->type, k, x, (size_t)k, 0, T, act, ld, sc);
-    qgemm_matmul(q, x, (size_t)k, act, ld, sc, T, y, (size_t)q->n, c0, c1, scratch);
+    qgemm_matmul(q, x, (size_t)k, act, ld, sc, T, y, (size_t)q->n, c0, c1, NULL, 0, scratch);
     free(act);
     free(sc);
     free(scratch);
@@ -191,6 +192,31 @@ static void test_bf16_rounding(void **state)
     assert_true((nan & 0x7f80) == 0x7f80 && (nan & 0x7f) != 0);
 }
 
+static void test_gelu(void **state)
+{
+    (void)state;
+    double worst = 0.0;
+    for (int i = -600000; i <= 600000; i++) {
+        float x = (float)i * 1e-5f;
+        worst = fmax(worst, fabs((double)gelu_erf_approx(x) - erf((double)x)));
+    }
+    print_message("erf approximation: max abs error %.3g on [-6, 6]\n", worst);
+    assert_true(worst < 4e-7);
+    float y[37];
+    for (int i = 0; i < 37; i++)
+        y[i] = (float)(i - 18) * 0.37f;
+    y[5] = NAN;
+    y[6] = INFINITY;
+    y[7] = -INFINITY;
+    gelu_erf(y, 37);
+    assert_true(isnan(y[5]));
+    assert_true(y[6] == INFINITY);
+    for (int i = 8; i < 37; i++) {
+        double v = (double)(i - 18) * 0.37f;
+        assert_true(fabs(y[i] - 0.5 * v * (1.0 + erf(v / sqrt(2.0)))) < 1e-6);
+    }
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -210,7 +236,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_int8),          cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_zero_rows),     cmocka_unit_test(test_bf16_rounding),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_errors),       cmocka_unit_test(test_gelu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
