@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "core/config.h"
+#include "jobs/labs_job.h"
 #include "store/store.h"
 
 static const char *env(const char *name) { return getenv(name); }
@@ -56,6 +57,18 @@ int cmd_migrate(int argc, char **argv)
             printf("%s: schema version %d (%d migration%s applied)\n", db.display,
                    version + applied > latest ? latest : (applied ? latest : version), applied,
                    applied == 1 ? "" : "s");
+            /* lab_test_mappings follows the lab catalog compiled into this binary */
+            int synced = 0;
+            int64_t requeued = 0;
+            if (labs_catalog_sync(st, &synced, &requeued, &err) != MLW_OK) {
+                fprintf(stderr, "mlworker: %s\n", err.msg);
+                rc = 1;
+            } else if (synced) {
+                const struct labcat *cat = labs_catalog(NULL);
+                printf("lab catalog: %zu tests written to lab_test_mappings; %lld lab report(s)"
+                       " re-queued for re-categorization\n",
+                       cat ? labcat_ntests(cat) : (size_t)0, (long long)requeued);
+            }
         }
     }
     store_close(st);

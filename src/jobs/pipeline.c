@@ -15,7 +15,28 @@
 
 static const struct domain_ops *domain_of(enum domain d)
 {
-    return d == DOMAIN_VITALS ? &vitals_domain : &nutrition_domain;
+    switch (d) {
+    case DOMAIN_VITALS: return &vitals_domain;
+    case DOMAIN_NUTRITION: return &nutrition_domain;
+    case DOMAIN_LABS: return &labs_domain;
+    }
+    return &vitals_domain;
+}
+
+static const char *status_col(const struct domain_ops *ops)
+{
+    return ops->status_column ? ops->status_column : "aggregation_status";
+}
+
+/* The domain whose raw table this is (pipeline_finish_row's callers pass
+ * the table); NULL for other tables. */
+static const struct domain_ops *domain_by_table(const char *table)
+{
+    const struct domain_ops *all[] = {&vitals_domain, &nutrition_domain, &labs_domain};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(all[i]->table, table) == 0)
+            return all[i];
+    return NULL;
 }
 
 
@@ -83,17 +104,17 @@ static int reclaim_legacy(struct store *st, const struct domain_ops *ops, int ti
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(cutoff, sizeof cutoff, "%Y-%m-%d %H:%M:%S", &tm);
+    const char *col = status_col(ops);
     snprintf(sql, sizeof sql,
-             "UPDATE %s SET aggregation_status='pending'"
-             " WHERE aggregation_status='processing' AND (updated_at IS NULL OR updated_at <= ?)",
-             ops->table);
+             "UPDATE %s SET %s='pending'"
+             " WHERE %s='processing' AND (updated_at IS NULL OR updated_at <= ?)",
+             ops->table, col, col);
     struct sval p[1] = {sv_text(cutoff)};
     int rc = store_exec(st, sql, p, 1, reclaimed, err);
     if (rc)
         return rc;
-    snprintf(sql, sizeof sql,
-             "UPDATE %s SET aggregation_status='pending' WHERE aggregation_status='queued'",
-             ops->table);
+    snprintf(sql, sizeof sql, "UPDATE %s SET %s='pending' WHERE %s='queued'", ops->table, col,
+             col);
     return store_exec(st, sql, NULL, 0, NULL, err);
 }
 
@@ -102,15 +123,28 @@ int pipeline_finish_row(struct store *st, const char *table, int64_t id, const c
 {
     char sql[320], now[MLW_TS_LEN];
     mlw_utc_now_text(now);
-    snprintf(sql, sizeof sql,
-             "UPDATE %s SET aggregation_status=?, failure_reason=?, updated_at=?, aggregated_at=?"
-             " WHERE id=? AND aggregation_status='pending'",
-             table);
+    const struct domain_ops *ops = domain_by_table(table);
+    const char *col = ops ? status_col(ops) : "aggregation_status";
+    const char *done = ops && ops->finished_at_column ? ops->finished_at_column : "aggregated_at";
     int ok = failure_reason == NULL;
-    struct sval p[5] = {sv_text(status), sv_text(failure_reason), sv_text(now),
-                        ok ? sv_text(now) : sv_null(), sv_int(id)};
+    struct sval p[5];
+    int np = 0;
+    p[np++] = sv_text(status);
+    p[np++] = sv_text(failure_reason);
+    p[np++] = sv_text(now);
+    if (*done) {
+        snprintf(sql, sizeof sql,
+                 "UPDATE %s SET %s=?, failure_reason=?, updated_at=?, %s=? WHERE id=? AND %s='pending'",
+                 table, col, done, col);
+        p[np++] = ok ? sv_text(now) : sv_null();
+    } else {
+        snprintf(sql, sizeof sql,
+                 "UPDATE %s SET %s=?, failure_reason=?, updated_at=? WHERE id=? AND %s='pending'",
+                 table, col, col);
+    }
+    p[np++] = sv_int(id);
     int64_t changes = 0;
-    int rc = store_exec(st, sql, p, 5, &changes, err);
+    int rc = store_exec(st, sql, p, np, &changes, err);
     return rc ? rc : changes > 0;
 }
 
@@ -298,9 +332,8 @@ int pipeline_pending(struct store *st, enum domain d, const struct pipeline_opts
 {
     const struct domain_ops *ops = domain_of(d);
     char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM %s WHERE aggregation_status IN ('pending', 'queued')%s",
-             ops->table, opts->user_id >= 0 ? " AND user_id = ?" : "");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE %s IN ('pending', 'queued')%s",
+             ops->table, status_col(ops), opts->user_id >= 0 ? " AND user_id = ?" : "");
     struct sval p[1] = {sv_int(opts->user_id)};
     struct store_rows r;
     int rc = store_query(st, sql, p, opts->user_id >= 0 ? 1 : 0, &r, err);

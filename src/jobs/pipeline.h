@@ -41,7 +41,7 @@ struct pipeline_stats {
     int64_t retries;    /* batches retried after lock contention */
 };
 
-enum domain { DOMAIN_VITALS, DOMAIN_NUTRITION };
+enum domain { DOMAIN_VITALS, DOMAIN_NUTRITION, DOMAIN_LABS };
 
 /* Process one batch of a domain in one transaction. *rows gets the number
  * of raw rows it took (0: nothing pending). Stops between user groups when

@@ -28,6 +28,12 @@ void dayset_sort(struct dayset *s);
 struct domain_ops {
     const char *name;
     const char *table;
+    /* The raw table's status column; NULL means aggregation_status (labs:
+     * categorization_status). */
+    const char *status_column;
+    /* Column stamped when a row finishes successfully; NULL means
+     * aggregated_at, "" none (lab_reports has no such column). */
+    const char *finished_at_column;
     const char *select_sql;      /* params: limit; returns id, user_id, ... of pending rows;
                                   * the raw table is aliased r */
     const char *select_user_sql; /* params: user, limit */
@@ -40,6 +46,7 @@ struct domain_ops {
 
 extern const struct domain_ops vitals_domain;
 extern const struct domain_ops nutrition_domain;
+extern const struct domain_ops labs_domain;
 
 /* Set a batch row's final status. Returns 1 if the row was still pending
  * (updated), 0 if it changed meanwhile, or a negative error. */

@@ -19,7 +19,7 @@ struct runner_totals {
     double started;                 /* mlw_monotonic() at start */
     int64_t batches;
     int64_t errors;                 /* batches that hit a database error */
-    struct pipeline_stats vitals, nutrition;
+    struct pipeline_stats vitals, nutrition, labs;
 };
 
 /* Name this process's claims: host:pid:role. */

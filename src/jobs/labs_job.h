@@ -1,0 +1,37 @@
+/*
+ * labs_job.h - the lab pipeline's entry points besides its domain_ops
+ * (labs_domain in pipeline_int.h): the embedded catalog, and keeping
+ * lab_test_mappings and already categorized rows in step with it.
+ */
+#ifndef MLW_LABS_JOB_H
+#define MLW_LABS_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "domain/labcat.h"
+#include "store/store.h"
+
+/* data/lab_catalog.txt, compiled in (build/generated/lab_catalog_embed.c). */
+extern const char mlw_lab_catalog_text[];
+extern const size_t mlw_lab_catalog_len;
+
+/* The embedded catalog, parsed on first use (thread-safe) and kept for the
+ * life of the process. NULL (with the parse error) if it does not load. */
+const struct labcat *labs_catalog(struct mlw_err *err);
+
+/* Do the lab tables exist in this database? (A PostgreSQL schema without
+ * the labs migration leaves the lab pipeline off instead of failing.) */
+int labs_available(struct store *st);
+
+/* Bring lab_test_mappings and the categorized rows in step with the catalog
+ * when its fingerprint changed since the last sync (no-op otherwise):
+ * upsert one mapping row per catalog test, give the original's seed rows
+ * their catalog category/code/LOINC, re-decide every automatic mapping, and
+ * return to 'pending' each categorized lab report whose decision changes (the
+ * pipeline then moves it and recomputes its buckets). One transaction.
+ * *synced: 1 when it did work; *requeued: raw rows returned to pending. */
+int labs_catalog_sync(struct store *st, int *synced, int64_t *requeued, struct mlw_err *err);
+
+#endif
