@@ -560,7 +560,7 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
         else
             w.backoff = 0;
     }
-    if (signals_stop_requested())
+    if (signals_stop_requested() && signals_last() != 0)
         log_info(E_STOP " Received signal %d, initiating graceful shutdown...", signals_last());
     log_info("ML Worker shutting down...");
     s->sqs_retries = sqs_retry_count(w.q);
