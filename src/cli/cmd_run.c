@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/signals.h"
 #include "core/timeutil.h"
+#include "http/health.h"
 #include "jobs/both.h"
 #include "jobs/consumer.h"
 #include "jobs/runner.h"
@@ -86,9 +87,17 @@ int cmd_run(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    struct health_server *hs = NULL; /* /healthz /readyz /metrics; NULL when off */
+    if (health_start(&cfg, &hs, &err) != MLW_OK) {
+        fprintf(stderr, "mlworker: configuration error: %s\n", err.msg);
+        store_close(st);
+        config_free(&cfg);
+        return 1;
+    }
     int applied = 0;
     if (store_migrate(st, &applied, &err) != MLW_OK) {
         fprintf(stderr, "mlworker: cannot prepare the database schema: %s\n", err.msg);
+        health_stop(hs);
         store_close(st);
         config_free(&cfg);
         return 1;
@@ -117,6 +126,7 @@ int cmd_run(int argc, char **argv)
         } else {
             qrc = both_run(&cfg, st, &both_totals, &cstats);
         }
+        health_stop(hs);
         store_close(st);
         config_free(&cfg);
         if (qrc == 0)
@@ -132,6 +142,7 @@ int cmd_run(int argc, char **argv)
         log_info("\xf0\x9f\x9b\x91 Received signal %d, initiating graceful shutdown...", signals_last());
     log_info("ML Worker shutting down...");
     runner_log_stats(&totals);
+    health_stop(hs);
     store_close(st);
     config_free(&cfg);
     if (rc == 0)

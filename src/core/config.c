@@ -55,6 +55,10 @@ static const struct opt g_opts[] = {
     {"AWS_REGION", OPT_STRING, F(aws_region), "us-east-1", 0, 0, NULL, "AWS region for SQS"},
     {"LOINC_ENABLED", OPT_BOOL, F(loinc_enabled), "0", 0, 1, NULL,
      "exactly 1 enables LOINC mapping with the ML model"},
+    {"ML_WORKER_HTTP_ADDR", OPT_STRING, F(http_addr), "127.0.0.1:9090", 0, 0, NULL,
+     "HOST:PORT of /healthz /readyz /metrics (0.0.0.0:PORT: every interface; off: none)"},
+    {"ML_WORKER_HEALTH_DEADLINE", OPT_INT, F(health_deadline), "300", 1, 86400, NULL,
+     "seconds a worker thread may spend on one unit of work before /healthz turns red"},
 };
 
 #define NOPTS (sizeof g_opts / sizeof g_opts[0])
@@ -334,6 +338,7 @@ void config_free(struct config *cfg)
     free(cfg->notify_channel);
     free(cfg->sqs_queue_url);
     free(cfg->aws_region);
+    free(cfg->http_addr);
     config_db_free(&cfg->db);
     memset(cfg, 0, sizeof *cfg);
 }

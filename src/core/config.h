@@ -42,6 +42,9 @@ struct config {
     int sqs_visibility_timeout; /* ML_WORKER_VISIBILITY_TIMEOUT */
     char *aws_region;           /* AWS_REGION */
     int loinc_enabled;          /* LOINC_ENABLED == "1" */
+
+    char *http_addr;            /* ML_WORKER_HTTP_ADDR (NULL: endpoints off) */
+    int health_deadline;        /* ML_WORKER_HEALTH_DEADLINE, seconds */
 };
 
 /* Reads the environment through getenv_fn (getenv in production, a fake in
