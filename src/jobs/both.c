@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/signals.h"
 #include "core/timeutil.h"
+#include "http/health.h"
 
 struct sqs_half {
     const struct config *cfg;
@@ -25,6 +26,7 @@ static void *sqs_thread(void *arg)
     } else {
         runner_set_worker_id(st, "sqs");
         h->rc = consumer_run(h->cfg, st, h->stats);
+        health_exit("sqs");
         store_close(st);
     }
     if (h->rc != 0) {
@@ -49,6 +51,7 @@ int both_run(const struct config *cfg, struct store *agg_store, struct runner_to
     }
     runner_set_worker_id(agg_store, "aggregation");
     int arc = runner_aggregation(cfg, agg_store, totals);
+    health_exit("aggregation");
     if (arc != 0) {
         log_error("Aggregation worker failed: stopping the SQS worker too");
         signals_request_stop();

@@ -20,8 +20,11 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/signals.h"
 #include "core/timeutil.h"
+#include "http/health.h"
+#include "jobs/jobmetrics.h"
 #include "queue/sqs.h"
 
 #define BACKOFF_MIN 1.0
@@ -174,6 +177,7 @@ static void backoff_sleep(struct worker *w, const char *why)
         w->backoff = BACKOFF_MAX;
     double t = w->backoff * (0.75 + 0.5 * rand01(w));
     log_warn("Backing off %.1fs after %s", t, why);
+    health_idle("sqs", t);
     signals_sleep(t);
 }
 
@@ -213,6 +217,7 @@ static void flush_deletes(struct worker *w)
         w->state[idx[k]] = MS_CLOSED;
         if (ok[k]) {
             w->s->deleted++;
+            jobmetrics_deleted(w->batch.items[idx[k]].message_id);
             log_info(E_TRASH "  Message deleted from queue (%s)", w->batch.items[idx[k]].message_id);
         } else {
             /* The work is committed; a redelivery finds nothing left to do. */
@@ -261,6 +266,7 @@ static enum outcome drain(struct worker *w, size_t mi, enum domain d, int64_t us
     int64_t batches = 0, rows_total = 0;
     int remains = 0;
     for (;;) {
+        health_beat("sqs", w->cfg->health_deadline);
         heartbeat(w, 0);
         if (signals_stop_requested() || mlw_monotonic() >= deadline) {
             int64_t pending = 1;
@@ -276,8 +282,11 @@ static enum outcome drain(struct worker *w, size_t mi, enum domain d, int64_t us
         }
         struct mlw_err err = {0};
         int64_t rows = 0;
+        struct jobmetrics_mark mk = jobmetrics_begin(ps);
         int rc = pipeline_run_batch(w->st, d, &opts, ps, &rows, &err);
+        jobmetrics_batch(d, &mk, ps, rows);
         if (rc != MLW_OK) {
+            metrics_count(METRICS_BATCH_ERRORS, NULL, 1);
             log_error(E_FAIL " Failed to process message %s: database error in the %s pipeline: %s",
                       m->message_id, name, err.msg);
             return OUT_FAILED;
@@ -301,6 +310,7 @@ static enum outcome handle_message(struct worker *w, size_t mi)
     log_info(E_CYCLE " Processing message %s", m->message_id);
     if (!m->md5_ok) {
         log_info("   Job Type: unknown");
+        jobmetrics_received(m->message_id, "unknown");
         log_error(E_FAIL " Message %s (receive count %d): the MD5 of its body or attributes does "
                   "not match what SQS computed; left for redelivery",
                   m->message_id, m->receive_count);
@@ -310,11 +320,13 @@ static enum outcome handle_message(struct worker *w, size_t mi)
     struct mlw_err err = {0};
     if (consumer_parse_job(m->body, &job, &err) != MLW_OK) {
         log_info("   Job Type: %s", job.job_type);
+        jobmetrics_received(m->message_id, job.job_type);
         log_error("Invalid message %s (receive count %d): %s; left for the queue's redrive policy",
                   m->message_id, m->receive_count, err.msg);
         return OUT_LEAVE;
     }
     log_info("   Job Type: %s", job.job_type);
+    jobmetrics_received(m->message_id, job.job_type);
     char who[32];
     user_text(job.user_id, who, sizeof who);
     switch (job.type) {
@@ -409,7 +421,9 @@ static int process_batch(struct worker *w)
             break; /* after a database error: leave the rest, back off */
         const struct sqs_message *m = &w->batch.items[i];
         w->state[i] = MS_WORKING;
+        health_beat("sqs", w->cfg->health_deadline);
         enum outcome o = handle_message(w, i);
+        jobmetrics_outcome(m->message_id, o == OUT_LEAVE || o == OUT_FAILED);
         switch (o) {
         case OUT_DONE:
             w->s->processed++;
@@ -505,6 +519,7 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
             last_stats = mlw_monotonic();
         }
         mlw_err_clear(&err);
+        health_idle("sqs", SQS_MAX_ATTEMPTS * (cfg->sqs_wait_time + 15.0));
         int r = sqs_receive(w.q, cfg->sqs_batch_size, cfg->sqs_wait_time,
                             cfg->sqs_visibility_timeout, &w.batch, &err);
         if (!logged_creds && sqs_credentials_source(w.q)[0]) {

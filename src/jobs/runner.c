@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/signals.h"
 #include "core/timeutil.h"
+#include "http/health.h"
+#include "jobs/jobmetrics.h"
 #include "jobs/labs_job.h"
 
 void runner_set_worker_id(struct store *st, const char *role)
@@ -77,12 +80,17 @@ int runner_aggregation(const struct config *cfg, struct store *st, struct runner
                  " not processed (run `mlworker migrate`)");
     }
     while (!signals_stop_requested()) {
+        health_beat("aggregation", cfg->health_deadline);
         struct mlw_err err = {0};
         struct pipeline_stats v0 = t->vitals, n0 = t->nutrition, l0 = t->labs;
         int64_t nv = 0, nn = 0, nl = 0;
+        struct jobmetrics_mark mv = jobmetrics_begin(&t->vitals);
         int rc = pipeline_run_batch(st, DOMAIN_VITALS, &opts, &t->vitals, &nv, &err);
+        jobmetrics_batch(DOMAIN_VITALS, &mv, &t->vitals, nv);
+        struct jobmetrics_mark mn = jobmetrics_begin(&t->nutrition);
         if (rc == MLW_OK && !signals_stop_requested())
             rc = pipeline_run_batch(st, DOMAIN_NUTRITION, &opts, &t->nutrition, &nn, &err);
+        jobmetrics_batch(DOMAIN_NUTRITION, &mn, &t->nutrition, nn);
         if (rc == MLW_OK && labs_on && !signals_stop_requested())
             rc = pipeline_run_batch(st, DOMAIN_LABS, &opts, &t->labs, &nl, &err);
         if (nv + nn + nl > 0) {
@@ -101,6 +109,7 @@ int runner_aggregation(const struct config *cfg, struct store *st, struct runner
         }
         if (rc != MLW_OK) {
             t->errors++;
+            metrics_count(METRICS_BATCH_ERRORS, NULL, 1);
             failures++;
             log_error("\xe2\x9d\x8c Aggregation batch failed: %s", err.msg);
             if (cfg->exit_when_idle)
@@ -109,6 +118,7 @@ int runner_aggregation(const struct config *cfg, struct store *st, struct runner
             if (wait > cfg->poll_interval && cfg->poll_interval >= 1)
                 wait = cfg->poll_interval;
             log_warn("Retrying in %.0fs", wait);
+            health_idle("aggregation", wait);
             signals_sleep(wait);
             continue;
         }
@@ -124,6 +134,7 @@ int runner_aggregation(const struct config *cfg, struct store *st, struct runner
             idle_logged = 1;
         }
         double wait = cfg->poll_interval, left = cfg->stats_interval - (mlw_monotonic() - last_stats);
+        health_idle("aggregation", wait);
         if (store_idle_wait(st, cfg->notify_channel, left > 0 && left < wait ? left : wait) > 0)
             log_debug("woken by a database notification");
     }

@@ -22,6 +22,7 @@
 
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/signals.h"
 #include "core/timeutil.h"
 #include "store/store.h"
@@ -74,6 +75,7 @@ static int pg_connect(struct pg_store *s, struct mlw_err *err)
         s->conn = NULL;
         drop_cache(s); /* prepared statements and LISTEN died with the session */
         s->listening[0] = '\0';
+        metrics_count(METRICS_DB_RECONNECTS, NULL, 1);
     }
     s->conn = PQconnectdb(s->conninfo);
     if (PQstatus(s->conn) != CONNECTION_OK) {
