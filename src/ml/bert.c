@@ -64,6 +64,15 @@ struct bert_layer {
 
 struct bert_model;
 
+/* A weight matrix waiting to be packed (bf16/int8 loading). */
+struct bert_conv {
+    const struct safetensors_tensor *t;
+    int n, k;
+    struct bert_linear *lin;
+    int rc;
+    struct mlw_err err;
+};
+
 struct bert_worker_arg {
     struct bert_model *m;
     int tid;
@@ -95,6 +104,8 @@ struct bert_model {
 
     float **owned;             /* fp32 copies of F16/BF16/unaligned tensors */
     size_t n_owned, cap_owned;
+    struct bert_conv *convs;   /* loading only: weights to pack */
+    size_t n_convs, cap_convs;
 
     /* workspace for one chunk */
     int cap_tokens;
@@ -193,9 +204,9 @@ static void bert_release_pages(const void *p, size_t len)
 
 /*
 ** Weight prefix+name [n, k] and bias prefix+bname [n] of one Linear layer.
-** fp32: the weight is used in place (bert_tensor). bf16/int8: it is packed
-** into lin->q (from F32/BF16 data directly, F16 through a temporary fp32
-** copy) and its pages of the mapping are released.
+** fp32: the weight is used in place (bert_tensor). bf16/int8: the tensor is
+** checked now and queued in m->convs; bert_convert_all() packs it into
+** lin->q later, on all threads.
 */
 static int bert_linear_load(struct bert_model *m, const char *prefix, const char *name,
                             const char *bname, int n, int k, struct bert_linear *lin,
@@ -216,24 +227,78 @@ static int bert_linear_load(struct bert_model *m, const char *prefix, const char
     rc = safetensors_get_float(&m->st, full, 2, shape, &t, err);
     if (rc != MLW_OK)
         return rc;
-    struct mlw_err qerr = {0};
+    if (m->n_convs == m->cap_convs) {
+        size_t cap = m->cap_convs ? 2 * m->cap_convs : 64;
+        struct bert_conv *c = realloc(m->convs, cap * sizeof *c);
+        if (c == NULL)
+            return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+        m->convs = c;
+        m->cap_convs = cap;
+    }
+    m->convs[m->n_convs++] = (struct bert_conv){.t = t, .n = n, .k = k, .lin = lin};
+    return MLW_OK;
+}
+
+/* Pack one queued weight (see bert_linear_load) and release its pages. */
+static int bert_convert_one(struct bert_model *m, const struct bert_conv *c,
+                            struct mlw_err *qerr)
+{
+    const struct safetensors_tensor *t = c->t;
+    int rc;
     if (t->dtype == SAFETENSORS_DTYPE_F32 && (uintptr_t)t->data % _Alignof(float) == 0) {
-        rc = qgemm_weights_init(&lin->q, m->qtype, t->data, n, k, &qerr);
+        rc = qgemm_weights_init(&c->lin->q, m->qtype, t->data, c->n, c->k, qerr);
     } else if (t->dtype == SAFETENSORS_DTYPE_BF16 &&
                (uintptr_t)t->data % _Alignof(uint16_t) == 0) {
-        rc = qgemm_weights_init_bf16(&lin->q, m->qtype, t->data, n, k, &qerr);
+        rc = qgemm_weights_init_bf16(&c->lin->q, m->qtype, t->data, c->n, c->k, qerr);
     } else {
         float *tmp = malloc(t->numel * sizeof *tmp);
         if (tmp == NULL)
-            return mlw_err_set(err, MLW_ENOMEM, "%s: out of memory converting tensor \"%s\"",
-                               m->st.path, full);
+            return mlw_err_set(qerr, MLW_ENOMEM, "out of memory");
         safetensors_to_f32(t->dtype, t->data, t->numel, tmp);
-        rc = qgemm_weights_init(&lin->q, m->qtype, tmp, n, k, &qerr);
+        rc = qgemm_weights_init(&c->lin->q, m->qtype, tmp, c->n, c->k, qerr);
         free(tmp);
     }
-    if (rc != MLW_OK)
-        return mlw_err_set(err, rc, "%s: tensor \"%s\": %s", m->st.path, full, qerr.msg);
-    bert_release_pages(t->data, t->nbytes);
+    if (rc == MLW_OK)
+        bert_release_pages(t->data, t->nbytes);
+    return rc;
+}
+
+struct bert_conv_pool {
+    struct bert_model *m;
+    atomic_size_t next;
+};
+
+static void *bert_convert_worker(void *arg)
+{
+    struct bert_conv_pool *p = arg;
+    struct bert_model *m = p->m;
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= m->n_convs)
+            return NULL;
+        m->convs[i].rc = bert_convert_one(m, &m->convs[i], &m->convs[i].err);
+    }
+}
+
+/* Run the queued conversions on up to m->n_threads threads. */
+static int bert_convert_all(struct bert_model *m, struct mlw_err *err)
+{
+    struct bert_conv_pool pool = {.m = m};
+    atomic_init(&pool.next, 0);
+    pthread_t th[BERT_MAX_THREADS];
+    int started = 0;
+    for (int t = 1; t < m->n_threads && (size_t)t < m->n_convs; t++) {
+        if (pthread_create(&th[started], NULL, bert_convert_worker, &pool) != 0)
+            break; /* fewer helpers is fine: the caller converts the rest */
+        started++;
+    }
+    bert_convert_worker(&pool);
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    for (size_t i = 0; i < m->n_convs; i++)
+        if (m->convs[i].rc != MLW_OK)
+            return mlw_err_set(err, m->convs[i].rc, "%s: tensor \"%s\": %s", m->st.path,
+                               m->convs[i].t->name, m->convs[i].err.msg);
     return MLW_OK;
 }
 
@@ -471,13 +536,20 @@ int bert_load(const char *dir, const struct bert_opts *opts, struct bert_model *
         rc = mlw_err_set(err, MLW_ENOMEM, "out of memory");
         goto fail;
     }
-    rc = bert_load_weights(m, err);
-    if (rc != MLW_OK)
-        goto fail;
-
     m->n_threads = opts->n_threads > 0 ? opts->n_threads : bert_default_threads();
     if (m->n_threads > BERT_MAX_THREADS)
         m->n_threads = BERT_MAX_THREADS;
+    /* The model splits the work itself; nested BLAS threads would fight it. */
+    openblas_set_num_threads(1);
+    rc = bert_load_weights(m, err);
+    if (rc == MLW_OK)
+        rc = bert_convert_all(m, err);
+    free(m->convs);
+    m->convs = NULL;
+    m->n_convs = m->cap_convs = 0;
+    if (rc != MLW_OK)
+        goto fail;
+
     m->cap_tokens = opts->max_batch_tokens > 0 ? opts->max_batch_tokens
                                                : BERT_DEFAULT_BATCH_TOKENS;
     if (m->cap_tokens < m->max_pos)
@@ -515,8 +587,6 @@ int bert_load(const char *dir, const struct bert_opts *opts, struct bert_model *
         }
     }
 
-    /* The model splits the work itself; nested BLAS threads would fight it. */
-    openblas_set_num_threads(1);
     rc = bert_start_threads(m, err);
     if (rc != MLW_OK)
         goto fail;
@@ -551,6 +621,7 @@ void bert_free(struct bert_model *m)
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
+    free(m->convs);
     for (int l = 0; m->layers != NULL && l < m->n_layers; l++) {
         struct bert_layer *L = &m->layers[l];
         qgemm_weights_free(&L->wq.q);

@@ -118,38 +118,45 @@ static int ec_parse_line(const char *line, long lineno, struct ec_seqs *q, char 
     return 0;
 }
 
-static double ec_now(void)
+static double ec_clock(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* --repeat: one untimed pass, then `repeat` timed passes over q in batches;
- * prints {"dtype", "kernel", "threads", "batch", "sequences", "latency_ms": [...]}. */
+ * prints {"dtype", "kernel", "threads", "batch", "sequences", "latency_ms": [...],
+ * "cpu_ms": [...]}: wall time and process CPU time (all threads) of each batch. */
 static int ec_time(struct bert_model *m, const struct ec_seqs *q, int batch, int repeat,
                    float *out, const char *name)
 {
     struct mlw_err err = {0};
     int per_pass = (q->n + batch - 1) / batch;
-    double *lat = malloc((size_t)(per_pass > 0 ? per_pass : 1) * (size_t)repeat * sizeof *lat);
-    if (lat == NULL) {
+    size_t cap = (size_t)(per_pass > 0 ? per_pass : 1) * (size_t)repeat;
+    double *lat = malloc(cap * sizeof *lat), *cpu = malloc(cap * sizeof *cpu);
+    if (lat == NULL || cpu == NULL) {
         fprintf(stderr, "%s: out of memory\n", name);
+        free(lat);
+        free(cpu);
         return 1;
     }
     size_t n_lat = 0;
     for (int pass = 0; pass <= repeat; pass++) {
         for (int s = 0; s < q->n; s += batch) {
             int k = q->n - s < batch ? q->n - s : batch;
-            double t0 = ec_now();
+            double t0 = ec_clock(CLOCK_MONOTONIC), c0 = ec_clock(CLOCK_PROCESS_CPUTIME_ID);
             if (bert_embed(m, (const int32_t *const *)(q->ids + s), q->lens + s, k, out, &err) !=
                 MLW_OK) {
                 fprintf(stderr, "%s: %s\n", name, err.msg);
                 free(lat);
+                free(cpu);
                 return 1;
             }
-            if (pass > 0)
-                lat[n_lat++] = (ec_now() - t0) * 1e3;
+            if (pass > 0) {
+                cpu[n_lat] = (ec_clock(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3;
+                lat[n_lat++] = (ec_clock(CLOCK_MONOTONIC) - t0) * 1e3;
+            }
         }
     }
     printf("{\"dtype\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,\"batch\":%d,"
@@ -157,8 +164,12 @@ static int ec_time(struct bert_model *m, const struct ec_seqs *q, int batch, int
            bert_dtype_name(bert_dtype(m)), bert_kernel_name(m), bert_threads(m), batch, q->n);
     for (size_t i = 0; i < n_lat; i++)
         printf(i ? ",%.4f" : "%.4f", lat[i]);
+    printf("],\"cpu_ms\":[");
+    for (size_t i = 0; i < n_lat; i++)
+        printf(i ? ",%.4f" : "%.4f", cpu[i]);
     printf("]}\n");
     free(lat);
+    free(cpu);
     return 0;
 }
 

@@ -160,6 +160,16 @@ static void *qg_aligned(size_t bytes)
     return aligned_alloc(64, rounded ? rounded : 64);
 }
 
+/* Zero the packed slots of the padding rows n..n_pad-1 (int8 or bf16). */
+static void qg_zero_pad_rows(struct qgemm_weights *q)
+{
+    size_t esize = q->type == QGEMM_TYPE_I8 ? 1 : 2;
+    int g = qg_group(q->type);
+    for (int n = q->n; n < q->n_pad; n++)
+        for (int k = 0; k < q->k_pad; k += g)
+            memset((uint8_t *)q->data + qg_index(n, k, q->k_pad, g) * esize, 0, (size_t)g * esize);
+}
+
 /* Shape checks and allocation shared by both init functions. */
 static int qg_alloc(struct qgemm_weights *q, enum qgemm_type type, int n, int k,
                     struct mlw_err *err)
@@ -175,10 +185,10 @@ static int qg_alloc(struct qgemm_weights *q, enum qgemm_type type, int n, int k,
     q->k_pad = (k + g - 1) / g * g;
     size_t elems = (size_t)q->n_pad * (size_t)q->k_pad;
     size_t esize = type == QGEMM_TYPE_I8 ? 1 : 2;
-    q->data = qg_aligned(elems * esize);
+    q->data = qg_aligned(elems * esize); /* every byte is written by the packers */
     if (q->data == NULL)
         return mlw_err_set(err, MLW_ENOMEM, "qgemm: out of memory for [%d, %d] weights", n, k);
-    memset(q->data, 0, elems * esize);
+    qg_zero_pad_rows(q);
     if (type == QGEMM_TYPE_I8) {
         q->scale = qg_aligned((size_t)q->n_pad * sizeof(float));
         q->corr = qg_aligned((size_t)q->n_pad * sizeof(int32_t));
@@ -194,18 +204,21 @@ static int qg_alloc(struct qgemm_weights *q, enum qgemm_type type, int n, int k,
     return MLW_OK;
 }
 
-/* Quantize row n (k values, fp32) into the packed int8 layout. */
+/* Quantize row n (k values, fp32) into the packed int8 layout: 4 bytes per
+ * K group, groups 64 bytes apart; the K padding is written as zeros. */
 static void qg_pack_i8_row(struct qgemm_weights *q, int n, const float *row, uint8_t *tmp)
 {
     float mx = qg_absmax(row, q->k);
     float scale = mx > 0.0f ? mx / 127.0f : 1.0f;
     qg_quantize(row, q->k, 1.0f / scale, 0, tmp);
-    int8_t *d = (int8_t *)q->data + qg_index(n, 0, q->k_pad, 4);
+    for (int k = q->k; k < q->k_pad; k++)
+        tmp[k] = 0;
+    uint8_t *d = (uint8_t *)q->data + qg_index(n, 0, q->k_pad, 4);
     int32_t sum = 0;
-    for (int k = 0; k < q->k; k++) {
-        int8_t v = (int8_t)tmp[k];
-        d[(size_t)(k / 4) * 64 + (size_t)(k % 4)] = v;
-        sum += v;
+    for (int g = 0; g < q->k_pad / 4; g++) {
+        memcpy(d + (size_t)g * 64, tmp + 4 * g, 4);
+        sum += (int8_t)tmp[4 * g] + (int8_t)tmp[4 * g + 1] + (int8_t)tmp[4 * g + 2] +
+               (int8_t)tmp[4 * g + 3];
     }
     q->scale[n] = scale;
     q->corr[n] = 128 * sum;
@@ -217,7 +230,7 @@ int qgemm_weights_init(struct qgemm_weights *q, enum qgemm_type type, const floa
     int rc = qg_alloc(q, type, n, k, err);
     if (rc != MLW_OK)
         return rc;
-    uint8_t *tmp = malloc((size_t)k);
+    uint8_t *tmp = malloc((size_t)q->k_pad);
     if (tmp == NULL) {
         qgemm_weights_free(q);
         return mlw_err_set(err, MLW_ENOMEM, "qgemm: out of memory");
@@ -230,6 +243,8 @@ int qgemm_weights_init(struct qgemm_weights *q, enum qgemm_type type, const floa
             uint16_t *d = q->data;
             for (int c = 0; c < k; c++)
                 d[qg_index(r, c, q->k_pad, 2)] = qgemm_f32_to_bf16(row[c]);
+            for (int c = k; c < q->k_pad; c++)
+                d[qg_index(r, c, q->k_pad, 2)] = 0;
         }
     }
     free(tmp);
@@ -246,7 +261,7 @@ int qgemm_weights_init_bf16(struct qgemm_weights *q, enum qgemm_type type, const
     uint8_t *tmp = NULL;
     if (type == QGEMM_TYPE_I8) {
         row = malloc((size_t)k * sizeof *row);
-        tmp = malloc((size_t)k);
+        tmp = malloc((size_t)q->k_pad);
         if (row == NULL || tmp == NULL) {
             free(row);
             free(tmp);
@@ -264,6 +279,8 @@ int qgemm_weights_init_bf16(struct qgemm_weights *q, enum qgemm_type type, const
             uint16_t *d = q->data;
             for (int c = 0; c < k; c++)
                 d[qg_index(r, c, q->k_pad, 2)] = src[c];
+            for (int c = k; c < q->k_pad; c++)
+                d[qg_index(r, c, q->k_pad, 2)] = 0;
         }
     }
     free(row);
