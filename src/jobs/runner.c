@@ -91,8 +91,10 @@ int runner_aggregation(const struct config *cfg, struct store *st, struct runner
         if (rc == MLW_OK && !signals_stop_requested())
             rc = pipeline_run_batch(st, DOMAIN_NUTRITION, &opts, &t->nutrition, &nn, &err);
         jobmetrics_batch(DOMAIN_NUTRITION, &mn, &t->nutrition, nn);
+        struct jobmetrics_mark ml = jobmetrics_begin(&t->labs);
         if (rc == MLW_OK && labs_on && !signals_stop_requested())
             rc = pipeline_run_batch(st, DOMAIN_LABS, &opts, &t->labs, &nl, &err);
+        jobmetrics_batch(DOMAIN_LABS, &ml, &t->labs, nl);
         if (nv + nn + nl > 0) {
             idle_logged = 0;
             t->batches++;
