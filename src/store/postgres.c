@@ -89,6 +89,10 @@ static int pg_connect(struct pg_store *s, struct mlw_err *err)
     PGresult *r = PQexec(s->conn,
                          "SET statement_timeout = '120s'; SET lock_timeout = '60s';"
                          " SET idle_in_transaction_session_timeout = '300s';"
+                         /* Tables grow from empty while a worker runs: a
+                          * generic plan made on empty statistics would scan
+                          * them sequentially forever. Plan each execution. */
+                         " SET plan_cache_mode = force_custom_plan;"
                          " SET client_min_messages = warning");
     PQclear(r);
     return MLW_OK;

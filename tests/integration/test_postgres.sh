@@ -78,6 +78,7 @@ cp "$A" "$A0"
 UA=$(newdb same)
 env DATABASE_URL="$UA" "$MLWORKER" migrate >/dev/null
 check "copy raw rows to PostgreSQL" pgsync copy "$A0" "$UA"
+cp "$A0" "$A"   # minus rows PostgreSQL refused as duplicates
 check "worker on SQLite" run_worker "$A" "$TMP/a.log"
 check "worker on PostgreSQL" pg_run "$UA" "$TMP/ua.log"
 check "oracle on SQLite" oracle "$A"

@@ -2,6 +2,8 @@
 """dbsync.py - move raw rows from SQLite to PostgreSQL and compare results.
 
   dbsync.py copy SQLITE_DB PG_URL      copy vitals/nutrition raw rows (same ids)
+  dbsync.py copy-part SQLITE_DB PG_URL K N
+                                       copy part K of N (rows with id % N == K)
   dbsync.py compare SQLITE_DB PG_URL   compare every aggregate, categorized and raw
                                        status column (relative tolerance 1e-9)
 
@@ -61,16 +63,32 @@ def same(a, b):
     return a == b
 
 
-def copy(sqlite_path, url):
+def copy(sqlite_path, url, part=0, parts=1):
     s = sqlite3.connect(sqlite_path)
     p = psycopg2.connect(url)
     cur = p.cursor()
     for t in RAW:
         cols = [r[1] for r in s.execute("PRAGMA table_info(%s)" % t)]
-        rows = s.execute("SELECT %s FROM %s" % (", ".join(cols), t)).fetchall()
-        q = "INSERT INTO %s (%s) VALUES (%s)" % (t, ", ".join(cols), ", ".join(["%s"] * len(cols)))
-        cur.executemany(q, rows)
+        rows = s.execute("SELECT %s FROM %s WHERE id %% ? = ?" % (", ".join(cols), t),
+                         (parts, part)).fetchall()
+        # Text timestamps that differ only in form ('T' vs ' ') are one value
+        # in PostgreSQL and may collide on the raw identity index: skip them
+        # here and delete them from the SQLite file too, so both hold the same
+        # raw rows.
+        q = "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT DO NOTHING RETURNING id" % (
+            t, ", ".join(cols), ", ".join(["%s"] * len(cols)))
+        kept = set()
+        for row in rows:
+            cur.execute(q, row)
+            if cur.fetchone():
+                kept.add(row[0])
+        dropped = [r[0] for r in rows if r[0] not in kept]
+        if dropped:
+            s.executemany("DELETE FROM %s WHERE id = ?" % t, [(i,) for i in dropped])
+            s.commit()
+            print("skipped %d rows of %s that collide in PostgreSQL" % (len(dropped), t))
         cur.execute("SELECT setval(pg_get_serial_sequence('%s', 'id'), (SELECT max(id) FROM %s))" % (t, t))
+        p.commit()
         print("copied %d rows of %s" % (len(rows), t))
     p.commit()
 
@@ -115,6 +133,9 @@ def compare(sqlite_path, url):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "copy-part":
+        copy(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        sys.exit(0)
     if len(sys.argv) != 4 or sys.argv[1] not in ("copy", "compare"):
         sys.exit(__doc__)
     if sys.argv[1] == "copy":
