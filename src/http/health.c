@@ -360,7 +360,7 @@ static char *ready_body(struct health_server *h, int *ready)
     if (h->cfg->mode != MODE_AGGREGATION) {
         pthread_mutex_lock(&h->mu);
         double age = mlw_monotonic() - h->queue_ok_at;
-        int ok = h->queue_ok_at > 0 && age <= QUEUE_STALE_S;
+        int ok = h->queue_ok && age <= QUEUE_STALE_S;
         if (!h->queue_sampled)
             snprintf(detail, sizeof detail, "not sampled yet");
         else if (h->queue_ok)
@@ -633,10 +633,11 @@ int health_start(const struct config *cfg, struct health_server **out, struct ml
                      MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET,
-                                 (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+                                 on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                                 MHD_OPTION_END);
     if (!h->daemon) {
         log_warn("\xe2\x9a\xa0\xef\xb8\x8f  HTTP endpoints disabled: libmicrohttpd did not start "
                  "on %s", h->url + 7);

@@ -14,10 +14,10 @@
  *                 and an idle one does not. JSON body: each thread's state.
  *   GET /readyz   readiness. 200 when the database answers a query on the
  *                 server's own connection (3 s limits), its schema version is
- *                 current, the SQS queue answered GetQueueAttributes within
- *                 the last minute (sqs and both modes; sampled every 15 s by
- *                 a background thread, which also feeds the queue depth
- *                 gauges), a configured model is loaded, and no stop was
+ *                 current, the SQS queue's last GetQueueAttributes (sqs and
+ *                 both modes; sampled every 15 s by a background thread,
+ *                 which also feeds the queue depth gauges) succeeded less
+ *                 than a minute ago, a configured model is loaded, and no stop was
  *                 requested. Else 503. JSON body: one entry per check.
  *   GET /metrics  the process registry (core/metrics.h) in Prometheus text
  *                 format 0.0.4, with process RSS, virtual size and CPU time
