@@ -256,7 +256,7 @@ static const char *const NOISE[] = {
     "analyser", "analyzer", "and", "assay", "at", "auto", "automated", "bcg", "bcp", "biuret",
     "bromocresol", "by", "calc", "calculated", "calculation", "chemiluminescence",
     "chemiluminescent", "chod", "clia", "cmia", "colorimetric", "colorimetry", "computed",
-    "counter", "dcct", "deproteinization", "derived", "diazo", "diazonium", "diazotized", "dl",
+    "counter", "dcct", "deproteinization", "derived", "diazo", "diazonium", "diazotized",
     "dye", "eclia", "electrode", "elfa", "elisa", "enzymatic", "estimation", "for", "gldh", "god",
     "gpo", "green", "hexokinase", "hplc", "ifcc", "immunoassay", "immunoturbidimetric",
     "immunoturbidimetry", "in", "ion", "ise", "jaffe", "kinetic", "level", "machine",
@@ -1265,8 +1265,9 @@ static const struct keyent *key_find(const struct labcat *c, const char *key)
 static int compatible(const struct labcat *c, const struct syn *s, enum labcat_specimen spec)
 {
     const struct labcat_test *t = &c->tests[s->test];
+    (void)s;
     if (spec == LABCAT_SPEC_NONE)
-        return !t->explicit_specimen || s->spec != LABCAT_SPEC_NONE;
+        return !t->explicit_specimen;
     if (t->specimen == LABCAT_SPEC_NONE)
         return 1; /* "any" */
     if (s->spec != LABCAT_SPEC_NONE && spec_class(s->spec) == spec_class(spec))
@@ -1450,7 +1451,10 @@ static int part_of_one(struct ctx *x, const struct tok *t, int n, int *syn_out)
     /* words that are results, not tests: never a part that names a test */
     static const char *const VALUE_WORDS[] = {
         "abnormal", "absent", "borderline", "detected", "high", "low", "negative", "nil",
-        "non", "normal", "positive", "present", "reactive", "trace"};
+        "non", "normal", "positive", "present", "reactive", "trace",
+        /* ... and generic words that say nothing about the analyte */
+        "analysis", "card", "examination", "function", "index", "marker", "panel", "profile",
+        "rapid", "report", "routine", "screen", "screening", "study", "titer", "titre"};
     if (n == 0 || n > 6)
         return -1;
     if (n == 1 && t[0].n < 5)
@@ -1669,8 +1673,32 @@ static int match_tokens(struct ctx *x, const struct tok *t, int n, const char *p
     return 0;
 }
 
+static enum labcat_kind match_spec(const struct labcat *c, const char *name, size_t len,
+                                   const char *context, int use_context,
+                                   struct labcat_result *out);
+
 enum labcat_kind labcat_match(const struct labcat *c, const char *name, size_t len,
                               const char *context, struct labcat_result *out)
+{
+    /* The report section only chooses between tests; when its specimen rules
+     * out every test the name could be (an LLM put "SGPT" under "URINE"),
+     * the name is matched on its own. */
+    enum labcat_kind k = match_spec(c, name, len, context, 1, out);
+    if (k == LABCAT_NONE && context && *context && out->specimen != LABCAT_SPEC_NONE &&
+        strstr(out->why, "(from report section)")) {
+        struct labcat_result alone;
+        if (match_spec(c, name, len, NULL, 0, &alone) != LABCAT_NONE) {
+            *out = alone;
+            size_t l = strlen(out->why);
+            appendf(out->why, LABCAT_WHY_LEN, l, "; the report section's specimen fits no such test");
+        }
+    }
+    return out->kind;
+}
+
+static enum labcat_kind match_spec(const struct labcat *c, const char *name, size_t len,
+                                   const char *context, int use_context,
+                                   struct labcat_result *out)
 {
     memset(out, 0, sizeof *out);
     out->test = -1;
@@ -1689,7 +1717,7 @@ enum labcat_kind labcat_match(const struct labcat *c, const char *name, size_t l
     normalize(name, len, &nm);
     struct ctx x = {.c = c, .out = out, .spec = nm.spec};
     const char *spec_from = "name";
-    if (x.spec == LABCAT_SPEC_NONE && context && *context) {
+    if (x.spec == LABCAT_SPEC_NONE && use_context && context && *context) {
         struct norm cn;
         memset(&cn, 0, sizeof cn);
         size_t cl = strlen(context);

@@ -63,6 +63,8 @@ static size_t scan_number(const char *s, int exp, double *v)
     }
     if (d == 0 && frac == 0)
         return 0;
+    if (o + 1 >= sizeof buf)
+        return 0; /* too many digits to be a lab value */
     if (exp && (s[i] == 'e' || s[i] == 'E')) {
         size_t j = i + 1;
         if (s[j] == '+' || s[j] == '-')
@@ -76,6 +78,8 @@ static size_t scan_number(const char *s, int exp, double *v)
             i = j;
         }
     }
+    if (o + 1 >= sizeof buf)
+        return 0;
     buf[o] = '\0';
     *v = strtod(buf, NULL);
     return i;
