@@ -30,6 +30,7 @@ static const struct command COMMANDS[] = {
     {"demo", cmd_demo, "seed a fresh embedded database with sample data, process it, summarize", 0},
     {"send", cmd_send, "send a job message to the SQS queue (producer; --help lists the jobs)", 0},
     {"queue", cmd_queue, "SQS queue depth (visible, in flight, delayed) or URL", 0},
+    {"healthcheck", cmd_healthcheck, "exit 0 if the running worker's /healthz answers 200", 0},
     {"tokenize", cmd_tokenize, "BERT WordPiece tokenization of stdin lines (--vocab FILE)", 1},
     {"embed-ids", cmd_embed_ids, "BERT sentence embeddings of token-id lines (--model DIR)", 1},
     {"embed", cmd_embed, "BERT sentence embeddings of texts (--model DIR [--dtype D] TEXT...)", 1},
@@ -41,7 +42,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mlworker [COMMAND] [--help]\n\nCommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+        fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(f, "\nConfiguration comes from the environment; see `mlworker run --help`.\n");
 }
 

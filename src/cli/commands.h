@@ -14,6 +14,7 @@ int cmd_migrate(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_send(int argc, char **argv);   /* src/cli/cmd_send.c: mlworker send JOB ... */
 int cmd_queue(int argc, char **argv);  /* src/cli/cmd_send.c: mlworker queue depth|url */
+int cmd_healthcheck(int argc, char **argv); /* asks the running worker's /healthz */
 
 /* Shared by commands: config problems, one line each, then exit 1. */
 void cli_print_problems(const char *problems);

@@ -69,6 +69,11 @@ check "/readyz 200: database, schema current, no model" bash -c \
    grep -q '\"schema\":{\"ok\":true,\"detail\":\"schema version [0-9]* (current)' '$TMP/readyz' &&
    grep -q '\"status\":\"ready\"' '$TMP/readyz'"
 check "unknown path 404" is_status 404 "$URL/nope"
+hc() { DATABASE_URL="sqlite:///$DB" ML_WORKER_HTTP_ADDR=$1 timeout 10 "$MLWORKER" healthcheck "${@:2}"; }
+check "mlworker healthcheck: exit 0" hc 127.0.0.1:$PORT
+check "mlworker healthcheck /readyz: exit 0" hc 127.0.0.1:$PORT /readyz
+check "mlworker healthcheck asks loopback for 0.0.0.0:PORT" hc 0.0.0.0:$PORT
+check "mlworker healthcheck on a closed port: exit 1" bash -c "! DATABASE_URL='sqlite:///$DB' ML_WORKER_HTTP_ADDR=127.0.0.1:$(free_port) timeout 10 '$MLWORKER' healthcheck"
 check "POST 405" is_status 405 -X POST "$URL/metrics"
 
 say "/metrics"
@@ -149,6 +154,7 @@ curl -s --max-time 5 "$URL/metrics" >"$TMP/metrics.stuck"
 check "mlworker_thread_healthy{thread=\"aggregation\"} 0 meanwhile" \
   grep -q '^mlworker_thread_healthy{thread="aggregation"} 0$' "$TMP/metrics.stuck"
 check "/readyz stays 200 (the database answers reads)" is_status 200 "$URL/readyz"
+check "mlworker healthcheck: exit 1 meanwhile" bash -c "! DATABASE_URL='sqlite:///$DB' ML_WORKER_HTTP_ADDR=127.0.0.1:$PORT timeout 10 '$MLWORKER' healthcheck"
 wait "$LOCKER" || true
 check "/healthz green again once the lock is released" wait_for 10 is_status 200 "$URL/healthz"
 kill -TERM "$PROM" 2>/dev/null || true
