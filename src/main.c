@@ -35,6 +35,7 @@ static const struct command COMMANDS[] = {
     {"embed-ids", cmd_embed_ids, "BERT sentence embeddings of token-id lines (--model DIR)", 1},
     {"embed", cmd_embed, "BERT sentence embeddings of texts (--model DIR [--dtype D] TEXT...)", 1},
     {"loinc", cmd_loinc, "LOINC vector index: build from Loinc.csv, search candidates", 1},
+    {"labs", cmd_labs, "lab test names: `labs categorize NAME...` shows the catalog's decision", 0},
     {"version", cmd_version, "print the version", 0},
 };
 

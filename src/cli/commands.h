@@ -12,6 +12,8 @@
 int cmd_run(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+/* `mlworker labs categorize NAME...`: the lab catalog's decisions (cmd_labs.c). */
+int cmd_labs(int argc, char **argv);
 int cmd_send(int argc, char **argv);   /* src/cli/cmd_send.c: mlworker send JOB ... */
 int cmd_queue(int argc, char **argv);  /* src/cli/cmd_send.c: mlworker queue depth|url */
 int cmd_healthcheck(int argc, char **argv); /* asks the running worker's /healthz */

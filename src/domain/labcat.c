@@ -1789,8 +1789,15 @@ static enum labcat_kind match_spec(const struct labcat *c, const char *name, siz
 done:
     if (nm.noise || nm.spec_words) {
         size_t l = strlen(why);
-        appendf(why, LABCAT_WHY_LEN, l, " (%d specimen, %d method/filler word%s set aside)",
-                nm.spec_words, nm.noise, nm.noise == 1 ? "" : "s");
+        if (nm.spec_words && nm.noise)
+            appendf(why, LABCAT_WHY_LEN, l, " (set aside: %d specimen and %d method/filler word%s)",
+                    nm.spec_words, nm.noise, nm.noise == 1 ? "" : "s");
+        else if (nm.spec_words)
+            appendf(why, LABCAT_WHY_LEN, l, " (set aside: %d specimen word%s)", nm.spec_words,
+                    nm.spec_words == 1 ? "" : "s");
+        else
+            appendf(why, LABCAT_WHY_LEN, l, " (set aside: %d method/filler word%s)", nm.noise,
+                    nm.noise == 1 ? "" : "s");
     }
     return out->kind;
 }
