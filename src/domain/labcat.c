@@ -193,6 +193,11 @@ static void tokenize(const char *name, size_t len, struct norm *nm)
             tk_flush(&tk);
             if (tk.depth > 0 && --tk.depth == 0)
                 tk.group = 0;
+        } else if ((cp == ',' || cp == ';') && tk.depth == 0) {
+            /* "LDL Cholesterol, Direct": what follows a comma is a part of
+             * its own, like a parenthesised one */
+            tk_flush(&tk);
+            tk.group = tk.ngroups < MAX_GROUPS - 1 ? ++tk.ngroups : tk.ngroups;
         } else if (*(f = fold_cp(cp, buf))) {
             if (strlen(f) > 2) { /* a Greek letter written out: its own word */
                 tk_flush(&tk);
@@ -218,8 +223,10 @@ static const struct strmap CANON[] = {
     {"abs", "absolute"},
     {"alk", "alkaline"},
     {"anti", "anti"},
+    {"apo", "apolipoprotein"},
     {"bil", "bilirubin"},
     {"bili", "bilirubin"},
+    {"cho", "cholesterol"},
     {"chol", "cholesterol"},
     {"cholesterole", "cholesterol"},
     {"cholestrol", "cholesterol"},
@@ -229,13 +236,16 @@ static const struct strmap CANON[] = {
     {"concn", "concentration"},
     {"corp", "corpuscular"},
     {"creat", "creatinine"},
+    {"dir", "direct"},
     {"eos", "eosinophil"},
     {"eosino", "eosinophil"},
     {"gluc", "glucose"},
     {"glycosylated", "glycated"},
     {"hb", "hemoglobin"},
+    {"hemo", "hemoglobin"},
     {"hgb", "hemoglobin"},
     {"hour", "hr"},
+    {"lp", "lipoprotein"},
     {"lymph", "lymphocyte"},
     {"lympho", "lymphocyte"},
     {"mono", "monocyte"},
@@ -244,6 +254,7 @@ static const struct strmap CANON[] = {
     {"percentage", "percent"},
     {"plt", "platelet"},
     {"postprandial", "post prandial"},
+    {"prot", "protein"},
     {"thyroxin", "thyroxine"},
     {"tot", "total"},
     {"trig", "triglyceride"},
@@ -254,17 +265,18 @@ static const struct strmap CANON[] = {
  * instrument names. Sorted (bsearch). */
 static const char *const NOISE[] = {
     "analyser", "analyzer", "and", "assay", "at", "auto", "automated", "bcg", "bcp", "biuret",
-    "bromocresol", "by", "calc", "calculated", "calculation", "chemiluminescence",
+    "bromo", "bromocresol", "by", "calc", "calculated", "calculation", "chemiluminescence",
     "chemiluminescent", "chod", "clia", "cmia", "colorimetric", "colorimetry", "computed",
-    "counter", "dcct", "deproteinization", "derived", "diazo", "diazonium", "diazotized",
-    "dye", "eclia", "electrode", "elfa", "elisa", "enzymatic", "estimation", "for", "gldh", "god",
-    "gpo", "green", "hexokinase", "hplc", "ifcc", "immunoassay", "immunoturbidimetric",
-    "immunoturbidimetry", "in", "ion", "ise", "jaffe", "kinetic", "level", "machine",
+    "counter", "cresol", "dcct", "deproteinization", "derived", "diazo", "diazonium", "diazotized",
+    "dye", "eclia", "eia", "electrode", "elfa", "elisa", "enzymatic", "estimation", "fever", "for",
+    "gldh", "god",
+    "gpo", "green", "hexokinase", "hpf", "hplc", "ifcc", "immunoassay", "immunoturbidimetric",
+    "immunoturbidimetry", "in", "ion", "ise", "jaffe", "kinetic", "level", "lpf", "machine",
     "measurement", "method", "methodology", "mod", "modified", "nephelometric", "nephelometry",
-    "ngsp", "of", "on", "or", "pap", "photometric", "photometry", "pod", "purple", "qual",
+    "ngsp", "of", "on", "or", "pap", "pathogenic", "photometric", "photometry", "pod", "purple", "qual",
     "qualitative", "quant", "quantitative", "result", "sample", "selective", "specimen",
     "spectrophotometric", "spectrophotometry", "spot", "sulfanilic", "test", "the",
-    "turbidimetric", "turbidimetry", "urease", "uricase", "using", "value", "westergren",
+    "turbidimetric", "turbidimetry", "type", "urease", "uricase", "using", "value", "westergren",
     "whole", "wintrobe", "with", "wo"};
 
 static int cmp_strmap(const void *k, const void *e)
@@ -359,6 +371,7 @@ static enum labcat_specimen specimen_word(const char *w)
         {"venous", LABCAT_SPEC_BLOOD},    {"capillary", LABCAT_SPEC_BLOOD},
         {"citrated", LABCAT_SPEC_BLOOD},  {"fluoride", LABCAT_SPEC_BLOOD},
         {"heparinised", LABCAT_SPEC_BLOOD}, {"heparinized", LABCAT_SPEC_BLOOD},
+        {"citrate", LABCAT_SPEC_BLOOD},   {"wb", LABCAT_SPEC_BLOOD},
         {"urine", LABCAT_SPEC_URINE},     {"urinary", LABCAT_SPEC_URINE},
         {"stool", LABCAT_SPEC_STOOL},     {"fecal", LABCAT_SPEC_STOOL},
         {"fece", LABCAT_SPEC_STOOL},      {"motion", LABCAT_SPEC_STOOL},
@@ -1405,12 +1418,71 @@ static int exact_steps(struct ctx *x, const struct tok *t, int n, const char **h
     return -1;
 }
 
+static int part_of_one(struct ctx *x, const struct tok *t, int n, int *syn_out);
+
+/* Does every word of t occur in some synonym of test? ("Eosinophil" in
+ * "absolute eosinophil count": a part that repeats a word of the test.) */
+static int words_in_test(const struct labcat *c, const struct tok *t, int n, int test)
+{
+    for (int i = 0; i < n; i++) {
+        int v = vocab_find(c, t[i].s), found = 0;
+        if (v < 0)
+            return 0;
+        for (uint32_t k = 0; k < c->vcount[v] && !found; k++)
+            found = (int)c->syns[c->vsyn[c->vfirst[v] + k]].test == test;
+        if (!found)
+            return 0;
+    }
+    return n > 0;
+}
+
+/* The tests (other than `except`) with a synonym that has every word of a
+ * and of b: the test a part turns the main part into ("Bilirubin" +
+ * "Indirect"). Returns the test, -1 for none, -2 for several. */
+static int sibling_test(const struct labcat *c, const struct tok *a, int na, const struct tok *b,
+                        int nb, enum labcat_specimen spec, int except)
+{
+    int ids[2 * MAX_TOKENS], n = 0, rare = -1;
+    for (int i = 0; i < na + nb; i++) {
+        const struct tok *w = i < na ? &a[i] : &b[i - na];
+        int v = vocab_find(c, w->s);
+        if (v < 0)
+            return -1;
+        ids[n] = v;
+        if (rare < 0 || c->vcount[v] < c->vcount[ids[rare]])
+            rare = n;
+        n++;
+    }
+    if (n == 0)
+        return -1;
+    int found = -1;
+    uint32_t v = (uint32_t)ids[rare];
+    for (uint32_t k = 0; k < c->vcount[v]; k++) {
+        const struct syn *sy = &c->syns[c->vsyn[c->vfirst[v] + k]];
+        if ((int)sy->test == except || !compatible(c, sy, spec))
+            continue;
+        int all = 1;
+        for (int i = 0; i < n && all; i++) {
+            int in = 0;
+            for (uint32_t j = 0; j < sy->ntok && !in; j++)
+                in = c->syn_toks[sy->tok0 + j] == (uint32_t)ids[i];
+            all = in;
+        }
+        if (!all)
+            continue;
+        if (found >= 0 && found != (int)sy->test)
+            return -2;
+        found = (int)sy->test;
+    }
+    return found;
+}
+
 /* Step 3a: every part of the name names the same test ("SGPT (ALT)",
  * "Total Leucocyte Count (TLC)"): cover the words with the longest runs
  * that are synonyms; all runs must resolve to one test. */
 static int alias_list(struct ctx *x, const struct tok *t, int n)
 {
-    int test = -1, runs = 0;
+    int test = -1, runs = 0, full = 0;
     for (int i = 0; i < n;) {
         int found = -1, flen = 0;
         for (int j = n; j > i; j--) {
@@ -1426,7 +1498,7 @@ static int alias_list(struct ctx *x, const struct tok *t, int n)
             join_tokens(t + i, j - i, " ", key, sizeof key);
             if (lookup(x->c, key, K_JOINED | K_SORTED, x->spec, &h) < 0) {
                 join_tokens(t + i, j - i, "", key, sizeof key);
-                lookup(x->c, key, K_COMPACT, x->spec, &h);
+                lookup(x->c, key, K_COMPACT | K_RAW, x->spec, &h);
             }
             if (h.test >= 0) {
                 found = h.test;
@@ -1434,13 +1506,22 @@ static int alias_list(struct ctx *x, const struct tok *t, int n)
                 break;
             }
         }
+        if (found >= 0) {
+            full++;
+        } else {
+            /* a word that belongs to one test only ("SGOT- Aspartate") */
+            int syn;
+            struct ctx y = *x;
+            found = part_of_one(&y, t + i, 1, &syn);
+            flen = 1;
+        }
         if (found < 0 || (test >= 0 && found != test))
             return -1;
         test = found;
         runs++;
         i += flen;
     }
-    return runs >= 2 ? test : -1;
+    return runs >= 2 && full >= 1 ? test : -1;
 }
 
 /* Step 3c: the words are a distinctive part of exactly one test's synonym
@@ -1623,51 +1704,76 @@ static int match_tokens(struct ctx *x, const struct tok *t, int n, const char *p
                 c->tests[test].code);
         return 1;
     }
-    /* 3b: without the parenthesised parts, when those name no other test */
-    int ngroup0 = 0, has_groups = 0;
-    for (int i = 0; i < n; i++) {
-        if (t[i].group == 0)
-            ngroup0++;
-        else
-            has_groups = 1;
-    }
-    if (has_groups && ngroup0 > 0) {
-        struct tok g0[MAX_TOKENS];
-        int k = 0;
+    /* 3b: the name's parts (parenthesised, or after a comma) agree on one
+     * test: the main part names it, or a part names it and the main part's
+     * words are words of that test; every other part names it, names no
+     * test, or only repeats words of it ("Absolute Eosinophil Count (EOS)",
+     * "LDL Cholesterol, Direct", "Lipoprotein (LPA)") */
+    int has_groups = 0;
+    for (int i = 0; i < n; i++)
+        has_groups |= t[i].group != 0;
+    if (has_groups) {
+        int named[MAX_GROUPS], ng[MAX_GROUPS], start[MAX_GROUPS];
+        struct tok byg[MAX_TOKENS]; /* the tokens ordered by part */
+        const struct tok *gt[MAX_GROUPS];
+        for (int g = 0; g < MAX_GROUPS; g++)
+            ng[g] = 0, named[g] = -1;
         for (int i = 0; i < n; i++)
-            if (t[i].group == 0)
-                g0[k++] = t[i];
-        int t0 = exact_steps(x, g0, k, &how, &kind);
-        if (t0 < 0)
-            t0 = alias_list(x, g0, k);
-        if (t0 >= 0) {
-            /* each parenthesised part must name t0 or no test at all */
-            int ok = 1;
+            ng[t[i].group]++;
+        for (int g = 0, o2 = 0; g < MAX_GROUPS; g++) {
+            start[g] = o2;
+            gt[g] = byg + o2;
+            o2 += ng[g];
+            ng[g] = 0;
+        }
+        for (int i = 0; i < n; i++)
+            byg[start[t[i].group] + ng[t[i].group]++] = t[i];
+        for (int g = 0; g < MAX_GROUPS; g++) {
+            if (ng[g] == 0)
+                continue;
+            struct ctx y = *x;
+            const char *h2;
+            int k2;
+            named[g] = exact_steps(&y, gt[g], ng[g], &h2, &k2);
+            if (named[g] < 0)
+                named[g] = alias_list(&y, gt[g], ng[g]);
+        }
+        /* candidates: the tests the parts name, then the tests a part turns
+         * the main part into */
+        int cands[2 * MAX_GROUPS], nc = 0;
+        for (int g = 0; g < MAX_GROUPS; g++)
+            if (ng[g] > 0 && named[g] >= 0)
+                cands[nc++] = named[g];
+        for (int g = 1; g < MAX_GROUPS && ng[0] > 0; g++)
+            if (ng[g] > 0) {
+                int sib = sibling_test(c, gt[0], ng[0], gt[g], ng[g], x->spec, -1);
+                if (sib >= 0)
+                    cands[nc++] = sib;
+            }
+        for (int ci = 0; ci < nc; ci++) {
+            int T = cands[ci], cand = named[0] == T ? 0 : 1;
+            int ok = ng[0] > 0 && (named[0] == T || words_in_test(c, gt[0], ng[0], T));
             for (int g = 1; g < MAX_GROUPS && ok; g++) {
-                struct tok gp[MAX_TOKENS];
-                int m = 0;
-                for (int i = 0; i < n; i++)
-                    if (t[i].group == g)
-                        gp[m++] = t[i];
-                if (m == 0)
+                if (ng[g] == 0 || named[g] == T || words_in_test(c, gt[g], ng[g], T))
                     continue;
-                struct ctx y = *x;
-                const char *h2;
-                int k2, tg = exact_steps(&y, gp, m, &h2, &k2);
-                if (tg < 0)
-                    tg = alias_list(&y, gp, m);
-                if (tg >= 0 && tg != t0)
+                /* a part that names another test, or that makes the main
+                 * part another test ("Bilirubin, Indirect"), disagrees */
+                if (named[g] >= 0 || sibling_test(c, gt[0], ng[0], gt[g], ng[g], x->spec, T) != -1)
                     ok = 0;
             }
-            if (ok) {
-                char j0[KEY_MAX];
-                join_tokens(g0, k, " ", j0, sizeof j0);
-                fill(x, t0, force_kind ? force_kind : LABCAT_TOKEN, 0.9 * scale);
+            if (!ok)
+                continue;
+            char j0[KEY_MAX];
+            join_tokens(gt[0], ng[0], " ", j0, sizeof j0);
+            fill(x, T, force_kind ? force_kind : LABCAT_TOKEN, (cand == 0 ? 0.9 : 0.85) * scale);
+            if (cand == 0)
+                appendf(why, LABCAT_WHY_LEN, o, "%s'%s' names %s; the name's other parts agree",
+                        prefix, j0, c->tests[T].code);
+            else
                 appendf(why, LABCAT_WHY_LEN, o,
-                        "%s'%s' (parenthesised qualifier ignored) names %s", prefix, j0,
-                        c->tests[t0].code);
-                return 1;
-            }
+                        "%sa part of the name names %s; '%s' and the other parts agree", prefix,
+                        c->tests[T].code, j0);
+            return 1;
         }
     }
     return 0;
@@ -1694,6 +1800,44 @@ enum labcat_kind labcat_match(const struct labcat *c, const char *name, size_t l
         }
     }
     return out->kind;
+}
+
+/* Step 3d's reduction. Returns the number of words kept (out), and in
+ * dropped a list of what went. */
+static int reduce_words(const struct tok *t, int n, enum labcat_specimen spec, struct tok *out,
+                        char *dropped, size_t cap)
+{
+    static const char *const KIT[] = {"card", "device", "dipstick", "kit", "rapid", "screen",
+                                      "screening", "strip"};
+    static const char *const TIMING[] = {"2hr", "am", "f", "fasting", "morning", "pm", "post",
+                                         "pp", "prandial", "random"};
+    int timed = spec == LABCAT_SPEC_URINE || spec == LABCAT_SPEC_URINE24 ||
+                spec == LABCAT_SPEC_STOOL;
+    int k = 0;
+    size_t o = 0;
+    dropped[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        int drop = 0;
+        for (int j = 0; j < i && !drop; j++)
+            drop = strcmp(t[i].s, t[j].s) == 0;
+        if (!drop && i == 0 && n > 1 && all_digits(t[i].s))
+            drop = 1;
+        if (!drop && strcmp(t[i].s, "percent") == 0)
+            drop = 1;
+        for (size_t j = 0; j < sizeof KIT / sizeof KIT[0] && !drop; j++)
+            drop = strcmp(t[i].s, KIT[j]) == 0;
+        for (size_t j = 0; timed && j < sizeof TIMING / sizeof TIMING[0] && !drop; j++)
+            drop = strcmp(t[i].s, TIMING[j]) == 0;
+        if (drop) {
+            if (o < cap)
+                o += (size_t)snprintf(dropped + o, cap - o, "%s'%s'", o ? ", " : "", t[i].s);
+            continue;
+        }
+        out[k++] = t[i];
+    }
+    if (o >= cap && cap)
+        dropped[cap - 1] = '\0';
+    return k;
 }
 
 static enum labcat_kind match_spec(const struct labcat *c, const char *name, size_t len,
@@ -1760,20 +1904,42 @@ static enum labcat_kind match_spec(const struct labcat *c, const char *name, siz
                 prefix, joined, c->syns[syn].text, c->tests[test].code);
         goto done;
     }
-    /* 4: spelling */
-    {
+    /* 3d: without words that do not change the test: a repeated word, a
+     * list number ("19 Eosinophils %"), "percent", test-kit words ("rapid",
+     * "card"), and on urine and stool, the collection time ("Fasting urine
+     * sugar") */
+    struct tok red[MAX_TOKENS];
+    char dropped[120];
+    int nred = reduce_words(nm.t, nm.n, x.spec, red, dropped, sizeof dropped);
+    if (nred > 0 && nred < nm.n) {
+        char p2[300];
+        snprintf(p2, sizeof p2, "%signoring %s; ", prefix, dropped);
+        why[0] = '\0';
+        if (match_tokens(&x, red, nred, p2, 0.9, LABCAT_TOKEN))
+            goto done;
+        why[0] = '\0';
+    }
+    /* 4: spelling, on the name and then on its reduced form */
+    for (int pass = 0; pass < 2; pass++) {
+        const struct tok *src = pass == 0 ? nm.t : red;
+        int ns = pass == 0 ? nm.n : nred;
+        if (pass == 1 && !(nred > 0 && nred < nm.n))
+            break;
         struct tok fixed[MAX_TOKENS];
-        memcpy(fixed, nm.t, sizeof fixed[0] * (size_t)nm.n);
+        memcpy(fixed, src, sizeof fixed[0] * (size_t)ns);
         char note[160];
-        int edits = correct_words(c, fixed, nm.n, note, sizeof note);
+        int edits = correct_words(c, fixed, ns, note, sizeof note);
         if (edits > 0) {
             char p2[300];
-            snprintf(p2, sizeof p2, "%scorrected %s; ", prefix, note);
-            double score = 0.9 - 0.05 * (edits - 1);
+            if (pass)
+                snprintf(p2, sizeof p2, "%signoring %s, corrected %s; ", prefix, dropped, note);
+            else
+                snprintf(p2, sizeof p2, "%scorrected %s; ", prefix, note);
+            double score = 0.9 - 0.05 * (edits - 1) - 0.05 * pass;
             if (score < 0.7)
                 score = 0.7;
             why[0] = '\0';
-            if (match_tokens(&x, fixed, nm.n, p2, score / 0.95, LABCAT_FUZZY)) {
+            if (match_tokens(&x, fixed, ns, p2, score / 0.95, LABCAT_FUZZY)) {
                 if (out->score > score)
                     out->score = score;
                 goto done;
