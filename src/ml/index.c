@@ -589,8 +589,14 @@ int index_writer_finish(struct index_writer *w, const char *const *names, int nf
         rc = mlw_err_set(err, MLW_EINVAL, "%s: metadata strings exceed 4 GiB", w->partial);
         goto out;
     }
+    /* each distinct string is stored once: an open-addressing table of blob offsets */
+    size_t n_str = (count + 1) * (size_t)nf, slots = 1024;
+    while (slots < 2 * n_str)
+        slots *= 2;
     meta = malloc((size_t)(table + blob));
-    if (meta == NULL) {
+    uint32_t *intern = calloc(slots, sizeof *intern); /* 0 = empty (offset 0 is "") */
+    if (meta == NULL || intern == NULL) {
+        free(intern);
         rc = mlw_err_set(err, MLW_ENOMEM, "out of memory for %llu bytes of metadata",
                          (unsigned long long)(table + blob));
         goto out;
@@ -598,17 +604,27 @@ int index_writer_finish(struct index_writer *w, const char *const *names, int nf
     char *b = (char *)meta + table;
     uint32_t at = 1;
     b[0] = '\0';
-    for (size_t i = 0; i < (count + 1) * (size_t)nf; i++) {
+    for (size_t i = 0; i < n_str; i++) {
         const char *s = i < (size_t)nf ? names[i] : fields[i - (size_t)nf];
         if (s == NULL || s[0] == '\0') {
             ix_put32(meta + 4 * i, 0);
             continue;
         }
         size_t len = strlen(s) + 1;
-        memcpy(b + at, s, len);
-        ix_put32(meta + 4 * i, at);
-        at += (uint32_t)len;
+        uint64_t h = 1469598103934665603ull;
+        for (size_t c = 0; c + 1 < len; c++)
+            h = (h ^ (unsigned char)s[c]) * 1099511628211ull;
+        size_t slot = (size_t)h & (slots - 1);
+        while (intern[slot] != 0 && strcmp(b + intern[slot], s) != 0)
+            slot = (slot + 1) & (slots - 1);
+        if (intern[slot] == 0) {
+            memcpy(b + at, s, len);
+            intern[slot] = at;
+            at += (uint32_t)len;
+        }
+        ix_put32(meta + 4 * i, intern[slot]);
     }
+    free(intern);
     uint64_t blob_used = at;
     uint64_t vec_end = INDEX_HEADER_SIZE + w->count * w->stride;
     uint64_t meta_off = (vec_end + IX_META_ALIGN - 1) / IX_META_ALIGN * IX_META_ALIGN;

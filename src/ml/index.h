@@ -22,6 +22,7 @@
  *         metadata: (count + 1) x n_fields u32 offsets into the string blob
  *         that follows; row 0 holds the field names, row i + 1 the fields of
  *         vector i. The blob is NUL-terminated strings; it ends with a NUL.
+ *         The builder stores each distinct string once (rows share offsets).
  *         meta_offset + meta_bytes = file size.
  *
  * A builder writes PATH.partial: the header (flags 0, count = vectors safely

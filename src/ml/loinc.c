@@ -672,6 +672,39 @@ int loinc_unit_match(const char *property, const char *example_units, const char
 /* ------------------------------------------------------------------------ */
 /* Search                                                                    */
 
+/*
+** Filter decisions depend only on a row's system / property / units strings,
+** and a LOINC index holds few distinct ones (the writer stores each distinct
+** string once), so decisions are cached by the strings' blob offsets.
+*/
+#define LC_CACHE_SIZE 8192 /* power of two */
+
+struct lc_cache_slot {
+    uint32_t a, b;   /* offsets (system) or (property, units) */
+    int8_t value;    /* -1 empty, else 0/1 */
+    int8_t known;
+};
+
+static struct lc_cache_slot *lc_cache_get(struct lc_cache_slot *c, uint32_t a, uint32_t b)
+{
+    uint32_t h = (a * 2654435761u) ^ (b * 40503u);
+    for (uint32_t probe = 0; probe < 16; probe++) {
+        struct lc_cache_slot *s = &c[(h + probe) & (LC_CACHE_SIZE - 1)];
+        if (s->value < 0 || (s->a == a && s->b == b)) {
+            s->a = a;
+            s->b = b;
+            return s;
+        }
+    }
+    return NULL; /* crowded: compute without caching */
+}
+
+/* Blob offset of field f of row i (the reader validated it). */
+static uint32_t lc_offset(const struct index *idx, size_t i, int f)
+{
+    return idx->offsets[(i + 1) * (size_t)idx->n_fields + (size_t)f];
+}
+
 int loinc_search(const struct index *idx, const float *qvec, const struct loinc_query *q,
                  struct loinc_hit *hits, size_t *n_hits, int *unit_known, struct mlw_err *err)
 {
@@ -685,28 +718,57 @@ int loinc_search(const struct index *idx, const float *qvec, const struct loinc_
         return mlw_err_set(err, MLW_EFORMAT, "%s: not a LOINC index (no code/system/property/"
                            "units metadata)", idx->label);
     size_t n = idx->count;
+    int by_specimen = q->specimen != NULL && q->specimen[0] != '\0';
+    int by_unit = q->unit != NULL && q->unit[0] != '\0';
+    int filtering = by_specimen || by_unit;
     float *scores = malloc((n ? n : 1) * sizeof *scores);
-    uint8_t *keep = NULL;
     size_t *top = malloc((q->k ? q->k : 1) * sizeof *top);
-    int filtering = (q->specimen && q->specimen[0]) || (q->unit && q->unit[0]);
-    if (filtering)
-        keep = malloc(n ? n : 1);
-    if (scores == NULL || top == NULL || (filtering && keep == NULL)) {
-        free(scores);
-        free(keep);
-        free(top);
-        return mlw_err_set(err, MLW_ENOMEM, "out of memory for %zu scores", n);
+    uint8_t *keep = filtering ? malloc(n ? n : 1) : NULL;
+    struct lc_cache_slot *spec_cache = by_specimen ? malloc(LC_CACHE_SIZE * sizeof *spec_cache)
+                                                   : NULL;
+    struct lc_cache_slot *unit_cache = by_unit ? malloc(LC_CACHE_SIZE * sizeof *unit_cache)
+                                               : NULL;
+    int rc = MLW_OK;
+    if (scores == NULL || top == NULL || (filtering && keep == NULL) ||
+        (by_specimen && spec_cache == NULL) || (by_unit && unit_cache == NULL)) {
+        rc = mlw_err_set(err, MLW_ENOMEM, "out of memory for %zu scores", n);
+        goto out;
     }
-    int rc = index_search(idx, qvec, scores, err);
+    for (int c = 0; c < LC_CACHE_SIZE; c++) {
+        if (spec_cache != NULL)
+            spec_cache[c].value = -1;
+        if (unit_cache != NULL)
+            unit_cache[c].value = -1;
+    }
+    rc = index_search(idx, qvec, scores, err);
     int known = 1;
     for (size_t i = 0; rc == MLW_OK && filtering && i < n; i++) {
         int ok = 1;
-        if (q->specimen && q->specimen[0])
-            ok = loinc_specimen_match(index_field(idx, i, f_system), q->specimen);
-        if (ok && q->unit && q->unit[0]) {
+        if (by_specimen) {
+            uint32_t o = lc_offset(idx, i, f_system);
+            struct lc_cache_slot *slot = lc_cache_get(spec_cache, o, 0);
+            if (slot != NULL && slot->value >= 0) {
+                ok = slot->value;
+            } else {
+                ok = loinc_specimen_match(idx->blob + o, q->specimen);
+                if (slot != NULL)
+                    slot->value = (int8_t)ok;
+            }
+        }
+        if (ok && by_unit) {
+            uint32_t op = lc_offset(idx, i, f_property), ou = lc_offset(idx, i, f_units);
+            struct lc_cache_slot *slot = lc_cache_get(unit_cache, op, ou);
             int kn;
-            ok = loinc_unit_match(index_field(idx, i, f_property), index_field(idx, i, f_units),
-                                  q->unit, &kn);
+            if (slot != NULL && slot->value >= 0) {
+                ok = slot->value;
+                kn = slot->known;
+            } else {
+                ok = loinc_unit_match(idx->blob + op, idx->blob + ou, q->unit, &kn);
+                if (slot != NULL) {
+                    slot->value = (int8_t)ok;
+                    slot->known = (int8_t)kn;
+                }
+            }
             if (!kn)
                 known = 0;
         }
@@ -722,8 +784,11 @@ int loinc_search(const struct index *idx, const float *qvec, const struct loinc_
     }
     if (unit_known != NULL)
         *unit_known = known;
+out:
     free(scores);
     free(keep);
     free(top);
+    free(spec_cache);
+    free(unit_cache);
     return rc;
 }
