@@ -32,11 +32,14 @@
 
 /* Batch rows. */
 enum { C_ID, C_USER, C_NAME, C_CAT, C_VALUE, C_UNIT, C_RANGE, C_STATUS, C_DATE, C_CREATED,
-       C_OLD_DATE };
+       C_OLD_DATE, C_LAB, C_ADDRESS, C_PHYSICIAN, C_REPORT_DATE, C_NOTES, C_METHOD, C_DOC,
+       C_CONFIDENCE, C_RAW_TEXT };
 
 #define SELECT_HEAD                                                                         \
     "SELECT r.id, r.user_id, r.test_name, r.test_category, r.test_value, r.test_unit,"       \
-    " r.reference_range, r.test_status, r.test_date, r.created_at, c.test_date"              \
+    " r.reference_range, r.test_status, r.test_date, r.created_at, c.test_date,"             \
+    " r.lab_name, r.lab_address, r.ordering_physician, r.report_date, r.test_notes,"         \
+    " r.test_methodology, r.extracted_from_document_id, r.confidence_score, r.raw_text"       \
     " FROM lab_reports r LEFT JOIN lab_report_categorized c ON c.id = r.id"                  \
     " WHERE r.categorization_status='pending'"
 #define SELECT_TAIL " ORDER BY r.created_at, r.id LIMIT ?"
@@ -52,10 +55,8 @@ static const char SQL_CAT_UPSERT[] =
     " extracted_from_document_id, confidence_score, raw_text, inferred_test_category,"
     " aggregation_status, created_at, updated_at, match_kind, match_score, match_reason,"
     " catalog_version)"
-    " SELECT id, user_id, ?, ?, ?, test_category, test_value, test_unit, reference_range,"
-    " test_status, lab_name, lab_address, ordering_physician, ?, report_date, test_notes,"
-    " test_methodology, extracted_from_document_id, confidence_score, raw_text, ?, 'complete',"
-    " created_at, ?, ?, ?, ?, ? FROM lab_reports WHERE id=?"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?,"
+    " ?, ?)"
     " ON CONFLICT (id) DO UPDATE SET user_id=excluded.user_id, test_name=excluded.test_name,"
     " test_code=excluded.test_code, loinc_code=excluded.loinc_code,"
     " test_category=excluded.test_category, test_value=excluded.test_value,"
@@ -551,11 +552,36 @@ static int categorize_row(struct store *st, const struct labcat *cat, const stru
         return rc;
     char date[MLW_DATE_LEN];
     mlw_date_format(day, date);
-    struct sval p[11] = {sv_text(d.name),  sv_text(d.code),  sv_text(d.loinc),
-                         sv_text(date),    sv_text(d.category), sv_text(now),
-                         sv_text(d.kind),  sv_real(d.score), sv_text(d.reason),
-                         sv_text(version), sv_int(id)};
-    if ((rc = store_exec(st, SQL_CAT_UPSERT, p, 11, NULL, err)))
+    /* the raw row's own columns are copied as they are */
+    const struct sval *created = store_cell(c, i, C_CREATED);
+    struct sval p[27] = {sv_int(id),
+                         *store_cell(c, i, C_USER),
+                         sv_text(d.name),
+                         sv_text(d.code),
+                         sv_text(d.loinc),
+                         *store_cell(c, i, C_CAT),
+                         *store_cell(c, i, C_VALUE),
+                         *store_cell(c, i, C_UNIT),
+                         *store_cell(c, i, C_RANGE),
+                         *store_cell(c, i, C_STATUS),
+                         *store_cell(c, i, C_LAB),
+                         *store_cell(c, i, C_ADDRESS),
+                         *store_cell(c, i, C_PHYSICIAN),
+                         sv_text(date),
+                         *store_cell(c, i, C_REPORT_DATE),
+                         *store_cell(c, i, C_NOTES),
+                         *store_cell(c, i, C_METHOD),
+                         *store_cell(c, i, C_DOC),
+                         *store_cell(c, i, C_CONFIDENCE),
+                         *store_cell(c, i, C_RAW_TEXT),
+                         sv_text(d.category),
+                         created->type == SV_NULL ? sv_text(now) : *created,
+                         sv_text(now),
+                         sv_text(d.kind),
+                         sv_real(d.score),
+                         sv_text(d.reason),
+                         sv_text(version)};
+    if ((rc = store_exec(st, SQL_CAT_UPSERT, p, 27, NULL, err)))
         return rc;
     if (d.manual || d.mapped)
         return MLW_OK;
