@@ -65,9 +65,13 @@ check "the double copy was reduced to one, linked to its raw row" bash -c \
   "[ \"\$(psql -X -At '$U0' -c \"SELECT count(*), count(raw_id) FROM vitals_raw_categorized\")\" = '1|1' ]"
 check "failure_reason column added, data kept" bash -c \
   "[ \"\$(psql -X -At '$U0' -c \"SELECT count(*) FROM vitals_raw_data WHERE failure_reason IS NULL\")\" = 2 ]"
+
+psql -X -q "$U0" -c "INSERT INTO vitals_raw_data (user_id, metric_type, value, unit, start_date, end_date, data_source) VALUES (7, 'Heart Rate', 68, 'bpm', '2026-01-05 09:00:00', '2026-01-05 09:00:00', 'manual_entry')" >/dev/null
+check "a row inserted without a status is pending (the original's 'completed' default replaced)" bash -c \
+  "[ \"\$(psql -X -At '$U0' -c \"SELECT aggregation_status FROM vitals_raw_data WHERE start_date = '2026-01-05 09:00:00'\")\" = pending ]"
 check "the adopted row is processed" pg_run "$U0" "$TMP/legacy.log"
 check "one hourly row, both samples counted once (61 and 75 bpm)" bash -c \
-  "[ \"\$(psql -X -At '$U0' -c \"SELECT count, average_value FROM vitals_hourly_aggregates WHERE user_id=7\")\" = '2|68' ]"
+  "[ \"\$(psql -X -At '$U0' -c \"SELECT count, average_value FROM vitals_hourly_aggregates WHERE user_id=7 AND hour_start='2026-01-05 08:00:00'\")\" = '2|68' ]"
 
 say "same input, SQLite and PostgreSQL"
 A=$TMP/a.db

@@ -331,6 +331,11 @@ ALTER TABLE vitals_raw_categorized ADD COLUMN IF NOT EXISTS raw_id INTEGER;
 ALTER TABLE vitals_mappings ADD COLUMN IF NOT EXISTS sort_order INTEGER;
 ALTER TABLE nutrition_daily_aggregates ADD COLUMN IF NOT EXISTS latest_created_at TIMESTAMP;
 ALTER TABLE nutrition_daily_aggregates ADD COLUMN IF NOT EXISTS latest_raw_id INTEGER;
+-- Migration 007 of the original left the server default 'completed' on
+-- vitals_raw_data.aggregation_status, which makes rows inserted without an
+-- explicit status invisible to any worker (data-model §7.34).
+ALTER TABLE vitals_raw_data ALTER COLUMN aggregation_status SET DEFAULT 'pending';
+ALTER TABLE nutrition_raw_data ALTER COLUMN aggregation_status SET DEFAULT 'pending';
 
 -- Adopting: rows the original's find-then-insert races duplicated
 -- (data-model §7.2, §7.3) would block the unique keys below. Aggregate rows
