@@ -23,7 +23,9 @@
 #include <time.h>
 
 #include "cli/commands.h"
-#include "queue/sqs.h"
+#include "core/config.h"
+#include "queue/dbqueue.h"
+#include "queue/queue.h"
 
 struct sbuf {
     char *p;
@@ -222,8 +224,10 @@ static void send_usage(FILE *f)
     fprintf(f,
             "usage: mlworker send JOB [options]\n"
             "\n"
-            "Sends one job message to the SQS queue (ML_WORKER_SQS_QUEUE_URL), with the\n"
-            "original client's body and attributes, and prints its MessageId.\n"
+            "Sends one job message to the queue (ML_WORKER_SQS_QUEUE_URL: an SQS queue URL,\n"
+            "or db[#NAME] / sqlite:///path.db[#NAME] / postgresql://...[#NAME] for a\n"
+            "database queue), with the original client's body and attributes, and prints\n"
+            "its MessageId.\n"
             "\n"
             "Jobs (dashes or underscores):\n"
             "  process-pending-vitals    [--user ID]   drain pending vitals (all users without --user)\n"
@@ -272,20 +276,30 @@ static char *read_all(const char *path, size_t *len)
     return b.p;
 }
 
-static int open_queue(const char *url_opt, struct sqs_client **q, const char *cmd)
+/* The queue named by --queue-url or ML_WORKER_SQS_QUEUE_URL: SQS, or a
+ * database queue ("db" = the database DATABASE_URL & co. name). *db gets
+ * that database target (freed by the caller with config_db_free). */
+static int open_queue(const char *url_opt, struct queue **q, struct db_target *db, const char *cmd)
 {
     const char *url = url_opt ? url_opt : getenv("ML_WORKER_SQS_QUEUE_URL");
+    memset(db, 0, sizeof *db);
     if (!url || !*url) {
         fprintf(stderr, "mlworker %s: no queue: set ML_WORKER_SQS_QUEUE_URL or pass --queue-url\n",
                 cmd);
         return 1;
     }
     struct mlw_err err = {0};
-    if (sqs_open(url, env, "us-east-1", q, &err) != MLW_OK) {
+    if (queue_kind_of_url(url) == QUEUE_KIND_DB && config_db_target(db, env, &err) != MLW_OK) {
         fprintf(stderr, "mlworker %s: %s\n", cmd, err.msg);
         return 1;
     }
-    sqs_set_stop_fn(*q, NULL);
+    struct queue_options qo = {env, "us-east-1", db->location ? db : NULL, 0};
+    if (queue_open(url, &qo, q, &err) != MLW_OK) {
+        fprintf(stderr, "mlworker %s: %s\n", cmd, err.msg);
+        config_db_free(db);
+        return 1;
+    }
+    queue_set_stop_fn(*q, NULL);
     return 0;
 }
 
@@ -442,13 +456,14 @@ int cmd_send(int argc, char **argv)
                                 {"UserId", "Number", user_text}};
     struct sqs_send_entry e = {.body = b.p, .attrs = attrs, .n_attrs = user >= 0 ? 3 : 2,
                                .delay_seconds = delay};
-    struct sqs_client *q = NULL;
-    if (open_queue(queue_url, &q, "send")) {
+    struct queue *q = NULL;
+    struct db_target db;
+    if (open_queue(queue_url, &q, &db, "send")) {
         free(b.p);
         return 1;
     }
     struct mlw_err err = {0};
-    int rc = sqs_send(q, &e, &err);
+    int rc = queue_send(q, &e, &err);
     if (rc != MLW_OK) {
         fprintf(stderr, "mlworker send: %s\n", err.msg);
     } else {
@@ -459,7 +474,8 @@ int cmd_send(int argc, char **argv)
             printf("Body %s\n", b.p);
         }
     }
-    sqs_close(q);
+    queue_close(q);
+    config_db_free(&db);
     free(b.p);
     return rc == MLW_OK ? 0 : 1;
 }
@@ -468,10 +484,19 @@ static void queue_usage(FILE *f)
 {
     fprintf(f, "usage: mlworker queue depth [--json] [--queue-url URL]\n"
                "       mlworker queue url NAME [--owner ACCOUNT] [--queue-url URL]\n"
+               "       mlworker queue dead [--limit N] [--json] [--queue-url URL]\n"
+               "       mlworker queue redrive [--queue-url URL]\n"
                "\n"
-               "depth: approximate visible, in-flight and delayed message counts of the queue\n"
-               "       (ML_WORKER_SQS_QUEUE_URL), from GetQueueAttributes.\n"
-               "url:   the URL of queue NAME (GetQueueUrl) at the same endpoint.\n");
+               "depth:   visible, in-flight and delayed message counts of the queue\n"
+               "         (ML_WORKER_SQS_QUEUE_URL): GetQueueAttributes on SQS (approximate);\n"
+               "         a database queue also counts its dead letters.\n"
+               "url:     the URL of SQS queue NAME (GetQueueUrl) at the same endpoint.\n"
+               "dead:    database queue: list dead-lettered messages (id, receives, body).\n"
+               "redrive: database queue: make every dead letter visible again with a fresh\n"
+               "         receive count (SQS: use the console or StartMessageMoveTask).\n"
+               "\n"
+               "Queue URLs: an SQS URL, or db[#NAME] (a table in the worker's database,\n"
+               "DATABASE_URL), sqlite:///path.db[#NAME], postgresql://...[#NAME].\n");
 }
 
 int cmd_queue(int argc, char **argv)
@@ -480,13 +505,18 @@ int cmd_queue(int argc, char **argv)
         queue_usage(stdout);
         return 0;
     }
-    if (argc < 1 || (strcmp(argv[0], "depth") && strcmp(argv[0], "url"))) {
+    static const char *const subs[] = {"depth", "url", "dead", "redrive"};
+    int sub = -1;
+    for (int k = 0; argc >= 1 && k < 4; k++)
+        if (!strcmp(argv[0], subs[k]))
+            sub = k;
+    if (sub < 0) {
         queue_usage(stderr);
         return EXIT_USAGE;
     }
-    int depth = !strcmp(argv[0], "depth"), json = 0, i = 1;
+    int json = 0, i = 1, limit = 100;
     const char *queue_url = NULL, *name = NULL, *owner = NULL;
-    if (!depth) {
+    if (sub == 1) {
         if (argc < 2 || argv[1][0] == '-') {
             queue_usage(stderr);
             return EXIT_USAGE;
@@ -495,44 +525,97 @@ int cmd_queue(int argc, char **argv)
         i = 2;
     }
     for (; i < argc; i++) {
-        if (depth && !strcmp(argv[i], "--json"))
+        if ((sub == 0 || sub == 2) && !strcmp(argv[i], "--json")) {
             json = 1;
-        else if (!strcmp(argv[i], "--queue-url") && i + 1 < argc)
+        } else if (!strcmp(argv[i], "--queue-url") && i + 1 < argc) {
             queue_url = argv[++i];
-        else if (!depth && !strcmp(argv[i], "--owner") && i + 1 < argc)
+        } else if (sub == 1 && !strcmp(argv[i], "--owner") && i + 1 < argc) {
             owner = argv[++i];
-        else {
+        } else if (sub == 2 && !strcmp(argv[i], "--limit") && i + 1 < argc) {
+            int64_t v;
+            if (parse_id(argv[++i], &v) || v < 1 || v > 100000) {
+                fprintf(stderr, "mlworker queue dead: --limit must be 1..100000\n");
+                return EXIT_USAGE;
+            }
+            limit = (int)v;
+        } else {
             fprintf(stderr, "mlworker queue: unexpected argument '%s'\n", argv[i]);
             queue_usage(stderr);
             return EXIT_USAGE;
         }
     }
-    if (!depth && !queue_url && !getenv("ML_WORKER_SQS_QUEUE_URL"))
+    if (sub == 1 && !queue_url && !getenv("ML_WORKER_SQS_QUEUE_URL"))
         queue_url = getenv("AWS_ENDPOINT_URL_SQS") ? getenv("AWS_ENDPOINT_URL_SQS")
                                                    : getenv("AWS_ENDPOINT_URL");
-    struct sqs_client *q = NULL;
-    if (open_queue(queue_url, &q, "queue"))
+    struct queue *q = NULL;
+    struct db_target db;
+    if (open_queue(queue_url, &q, &db, "queue"))
         return 1;
     struct mlw_err err = {0};
-    int rc;
-    if (depth) {
-        struct sqs_depth d = {0};
-        rc = sqs_get_depth(q, &d, &err);
-        if (rc == MLW_OK && json)
+    int rc = MLW_OK;
+    if ((sub == 2 || sub == 3) && !queue_dbqueue(q)) {
+        fprintf(stderr, "mlworker queue %s: only for a database queue (an SQS queue's dead "
+                        "letters are in its DLQ: read it with its own URL)\n", subs[sub]);
+        queue_close(q);
+        config_db_free(&db);
+        return 1;
+    }
+    if (sub == 1 && !queue_sqs_client(q)) {
+        fprintf(stderr, "mlworker queue url: only for SQS (a database queue is named db#NAME)\n");
+        queue_close(q);
+        config_db_free(&db);
+        return 1;
+    }
+    if (sub == 0) {
+        struct queue_depth d = {0};
+        rc = queue_depth(q, &d, &err);
+        if (rc == MLW_OK && json && d.dead >= 0)
+            printf("{\"visible\": %lld, \"in_flight\": %lld, \"delayed\": %lld, \"dead\": %lld}\n",
+                   d.visible, d.in_flight, d.delayed, d.dead);
+        else if (rc == MLW_OK && json)
             printf("{\"visible\": %lld, \"in_flight\": %lld, \"delayed\": %lld}\n", d.visible,
                    d.in_flight, d.delayed);
         else if (rc == MLW_OK)
             printf("visible %lld\nin_flight %lld\ndelayed %lld\n", d.visible, d.in_flight,
                    d.delayed);
-    } else {
+        if (rc == MLW_OK && !json && d.dead >= 0)
+            printf("dead %lld\n", d.dead);
+    } else if (sub == 1) {
         char *url = NULL;
-        rc = sqs_get_queue_url(q, name, owner, &url, &err);
+        rc = sqs_get_queue_url(queue_sqs_client(q), name, owner, &url, &err);
         if (rc == MLW_OK)
             printf("%s\n", url);
         free(url);
+    } else if (sub == 2) {
+        struct sqs_messages m = {0};
+        rc = dbqueue_list_dead(queue_dbqueue(q), limit, &m, &err);
+        for (size_t k = 0; rc == MLW_OK && k < m.n; k++) {
+            if (json) {
+                struct sbuf b = {0};
+                sb_str(&b, "{\"message_id\": ");
+                sb_json_string(&b, m.items[k].message_id);
+                sb_fmt(&b, ", \"receive_count\": %d, \"body\": ", m.items[k].receive_count);
+                if (sb_json_string(&b, m.items[k].body) != 0)
+                    sb_str(&b, "null");
+                sb_str(&b, "}");
+                if (!b.oom)
+                    printf("%s\n", b.p);
+                free(b.p);
+            } else {
+                printf("%s %d %s\n", m.items[k].message_id, m.items[k].receive_count,
+                       m.items[k].body);
+            }
+        }
+        sqs_messages_free(&m);
+    } else {
+        int64_t moved = 0;
+        rc = dbqueue_redrive(queue_dbqueue(q), &moved, &err);
+        if (rc == MLW_OK)
+            printf("%" PRId64 " message(s) redriven\n", moved);
     }
     if (rc != MLW_OK)
         fprintf(stderr, "mlworker queue: %s\n", err.msg);
-    sqs_close(q);
+    queue_close(q);
+    config_db_free(&db);
     return rc == MLW_OK ? 0 : 1;
 }

@@ -40,6 +40,8 @@ struct config {
     int sqs_batch_size;         /* ML_WORKER_BATCH_SIZE, 1..10 */
     int sqs_wait_time;          /* ML_WORKER_WAIT_TIME, 0..20 */
     int sqs_visibility_timeout; /* ML_WORKER_VISIBILITY_TIMEOUT */
+    int max_receives;           /* ML_WORKER_MAX_RECEIVES (database queue dead-lettering) */
+    int shutdown_timeout;       /* ML_WORKER_SHUTDOWN_TIMEOUT, seconds from SIGTERM to exit */
     char *aws_region;           /* AWS_REGION */
     int loinc_enabled;          /* LOINC_ENABLED == "1" */
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,12 +15,27 @@
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_signo;
+/* CLOCK_MONOTONIC milliseconds of the first stop request (0: none yet);
+ * clock_gettime is async-signal-safe, and a lock-free atomic is safe to
+ * store from a handler. */
+static atomic_llong g_stop_ms;
+
+static void note_stop_time(void)
+{
+    struct timespec ts;
+    if (atomic_load(&g_stop_ms) != 0 || clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return;
+    long long ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long zero = 0;
+    atomic_compare_exchange_strong(&g_stop_ms, &zero, ms > 0 ? ms : 1);
+}
 static int g_pipe[2] = {-1, -1};
 
 static void on_signal(int signo)
 {
     int saved = errno;
     g_signo = signo;
+    note_stop_time();
     g_stop = 1;
     if (g_pipe[1] >= 0) {
         ssize_t w = write(g_pipe[1], "x", 1);
@@ -53,6 +69,7 @@ int signals_last(void) { return g_signo; }
 
 void signals_request_stop(void)
 {
+    note_stop_time();
     g_stop = 1;
     if (g_pipe[1] >= 0) {
         ssize_t w = write(g_pipe[1], "x", 1);
@@ -81,3 +98,9 @@ int signals_sleep(double seconds)
 }
 
 int signals_wake_fd(void) { return g_pipe[0]; }
+
+double signals_stop_time(void)
+{
+    long long ms = atomic_load(&g_stop_ms);
+    return ms ? (double)ms / 1000.0 : 0.0;
+}

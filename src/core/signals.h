@@ -17,5 +17,8 @@ int signals_sleep(double seconds);
 /* A descriptor that becomes readable when a stop is requested (-1 before
  * signals_install): lets other waits (a database socket) include it. */
 int signals_wake_fd(void);
+/* mlw_monotonic() time of the first stop request, 0 if none yet (for
+ * shutdown deadlines: ML_WORKER_SHUTDOWN_TIMEOUT counts from here). */
+double signals_stop_time(void);
 
 #endif

@@ -25,7 +25,7 @@
 #include "core/timeutil.h"
 #include "http/health.h"
 #include "jobs/jobmetrics.h"
-#include "queue/sqs.h"
+#include "queue/queue.h"
 
 #define BACKOFF_MIN 1.0
 #define BACKOFF_MAX 60.0
@@ -55,13 +55,14 @@ enum msg_state { MS_WAITING, MS_WORKING, MS_DONE, MS_CLOSED };
 struct worker {
     const struct config *cfg;
     struct store *st;
-    struct sqs_client *q;
+    struct queue *q;
     struct consumer_stats *s;
     struct sqs_messages batch;
     enum msg_state state[SQS_MAX_BATCH];
     double last_heartbeat;
     double backoff;
     uint64_t rng;
+    int finishing_logged;  /* "finishing message X before exiting" logged */
 };
 
 static const char *env(const char *name) { return getenv(name); }
@@ -209,8 +210,8 @@ static void flush_deletes(struct worker *w)
         return;
     int ok[SQS_MAX_BATCH] = {0};
     struct mlw_err err = {0};
-    int rc = n == 1 ? sqs_delete(w->q, handles[0], &err)
-                    : sqs_delete_batch(w->q, handles, n, ok, &err);
+    int rc = n == 1 ? queue_delete(w->q, handles[0], &err)
+                    : queue_delete_batch(w->q, handles, n, ok, &err);
     if (n == 1)
         ok[0] = rc == MLW_OK;
     for (size_t k = 0; k < n; k++) {
@@ -221,7 +222,8 @@ static void flush_deletes(struct worker *w)
             log_info(E_TRASH "  Message deleted from queue (%s)", w->batch.items[idx[k]].message_id);
         } else {
             /* The work is committed; a redelivery finds nothing left to do. */
-            log_error("Error deleting message %s from SQS: %s", w->batch.items[idx[k]].message_id,
+            log_error("Error deleting message %s from %s: %s", w->batch.items[idx[k]].message_id,
+                      queue_label(w->q),
                       rc != MLW_OK ? err.msg : "rejected in the batch");
         }
     }
@@ -240,7 +242,7 @@ static void heartbeat(struct worker *w, int force)
         if (w->state[i] != MS_WAITING && w->state[i] != MS_WORKING)
             continue;
         struct mlw_err err = {0};
-        if (sqs_change_visibility(w->q, w->batch.items[i].receipt_handle, vis, &err) == MLW_OK)
+        if (queue_change_visibility(w->q, w->batch.items[i].receipt_handle, vis, &err) == MLW_OK)
             log_debug("Heartbeat: message %s stays invisible %ds more",
                       w->batch.items[i].message_id, vis);
         else
@@ -249,11 +251,38 @@ static void heartbeat(struct worker *w, int force)
     }
 }
 
+/*
+ * After a stop request, may the current message start another batch?
+ * ML_WORKER_SHUTDOWN_TIMEOUT counts from the signal: the message in hand
+ * goes on while the next batch (as slow as the slowest so far) plus a
+ * reserve for the queue calls that follow (re-enqueue or delete, releases)
+ * still ends before it. 0: stop at the next batch boundary.
+ */
+static int shutdown_allows_batch(struct worker *w, const struct sqs_message *m, double longest)
+{
+    double timeout = w->cfg->shutdown_timeout;
+    if (timeout <= 0)
+        return 0;
+    double reserve = timeout * 0.2 < 2.0 ? timeout * 0.2 : 2.0;
+    double left = signals_stop_time() + timeout - mlw_monotonic();
+    if (left - reserve <= longest)
+        return 0;
+    if (!w->finishing_logged) {
+        w->finishing_logged = 1;
+        log_info(E_STOP " Shutdown requested: finishing message %s first (up to %.0fs more)",
+                 m->message_id, left - reserve);
+    }
+    return 1;
+}
+
 /* Drain the pending rows of one domain for one user (or all). */
 static enum outcome drain(struct worker *w, size_t mi, enum domain d, int64_t user)
 {
     const struct sqs_message *m = &w->batch.items[mi];
-    struct pipeline_opts opts = {w->cfg->aggregation_batch_size, w->cfg->claim_timeout, user};
+    /* Whole batches: a batch cut short by the stop request would report 0
+     * rows, which reads as "nothing pending" (the message would be deleted
+     * with work left). Stops happen between batches, below. */
+    struct pipeline_opts opts = {w->cfg->aggregation_batch_size, w->cfg->claim_timeout, user, 1};
     struct pipeline_stats *ps = d == DOMAIN_VITALS ? &w->s->vitals : &w->s->nutrition;
     const char *name = d == DOMAIN_VITALS ? "vitals" : "nutrition";
     struct pipeline_stats before = *ps;
@@ -263,12 +292,14 @@ static enum outcome drain(struct worker *w, size_t mi, enum domain d, int64_t us
              who);
 
     double t0 = mlw_monotonic(), deadline = t0 + budget_seconds(w->cfg);
+    double longest = 0; /* the slowest batch so far: what the next one may take */
     int64_t batches = 0, rows_total = 0;
     int remains = 0;
     for (;;) {
         health_beat("sqs", w->cfg->health_deadline);
         heartbeat(w, 0);
-        if (signals_stop_requested() || mlw_monotonic() >= deadline) {
+        int stop_now = signals_stop_requested() && !shutdown_allows_batch(w, m, longest);
+        if (stop_now || mlw_monotonic() >= deadline) {
             int64_t pending = 1;
             struct mlw_err perr = {0};
             if (pipeline_pending(w->st, d, &opts, &pending, &perr) != MLW_OK)
@@ -277,13 +308,16 @@ static enum outcome drain(struct worker *w, size_t mi, enum domain d, int64_t us
             if (remains)
                 log_info("%" PRId64 " pending %s rows remain for user %s after %.1fs (%s)",
                          pending, name, who, mlw_monotonic() - t0,
-                         signals_stop_requested() ? "stopping" : "time budget spent");
+                         stop_now ? "stopping: shutdown requested" : "time budget spent");
             break;
         }
         struct mlw_err err = {0};
         int64_t rows = 0;
         struct jobmetrics_mark mk = jobmetrics_begin(ps);
+        double tb = mlw_monotonic();
         int rc = pipeline_run_batch(w->st, d, &opts, ps, &rows, &err);
+        if (mlw_monotonic() - tb > longest)
+            longest = mlw_monotonic() - tb;
         jobmetrics_batch(d, &mk, ps, rows);
         if (rc != MLW_OK) {
             metrics_count(METRICS_BATCH_ERRORS, NULL, 1);
@@ -370,7 +404,7 @@ static void requeue(struct worker *w, size_t mi)
     struct sqs_send_entry e = {.body = m->body, .attrs = m->attrs, .n_attrs = m->n_attrs,
                                .delay_seconds = -1};
     struct mlw_err err = {0};
-    if (sqs_send(w->q, &e, &err) == MLW_OK) {
+    if (queue_send(w->q, &e, &err) == MLW_OK) {
         w->s->requeued++;
         log_info(E_REPEAT " Work remains: trigger re-enqueued as message %s", e.message_id);
         w->state[mi] = MS_DONE; /* the copy carries the rest */
@@ -379,7 +413,7 @@ static void requeue(struct worker *w, size_t mi)
     log_warn("Could not re-enqueue the trigger (%s); releasing message %s instead", err.msg,
              m->message_id);
     mlw_err_clear(&err);
-    if (sqs_change_visibility(w->q, m->receipt_handle, 0, &err) != MLW_OK)
+    if (queue_change_visibility(w->q, m->receipt_handle, 0, &err) != MLW_OK)
         log_warn("Release of message %s failed (it reappears after its visibility timeout): %s",
                  m->message_id, err.msg);
     w->state[mi] = MS_CLOSED;
@@ -392,7 +426,7 @@ static void release_waiting(struct worker *w)
         if (w->state[i] != MS_WAITING)
             continue;
         struct mlw_err err = {0};
-        if (sqs_change_visibility(w->q, w->batch.items[i].receipt_handle, 0, &err) == MLW_OK) {
+        if (queue_change_visibility(w->q, w->batch.items[i].receipt_handle, 0, &err) == MLW_OK) {
             w->s->released++;
             log_info(E_STOP " Released message %s (not started; visible again now)",
                      w->batch.items[i].message_id);
@@ -497,37 +531,50 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
         w.rng = 1;
     struct mlw_err err = {0};
     log_info("ML Worker initializing...");
-    if (sqs_open(cfg->sqs_queue_url, env, cfg->aws_region, &w.q, &err) != MLW_OK) {
-        log_error("Fatal error: cannot create the SQS client: %s", err.msg);
+    struct queue_options qo = {env, cfg->aws_region, &cfg->db, cfg->max_receives};
+    if (queue_open(cfg->sqs_queue_url, &qo, &w.q, &err) != MLW_OK) {
+        if (queue_kind_of_url(cfg->sqs_queue_url) == QUEUE_KIND_SQS)
+            log_error("Fatal error: cannot create the SQS client: %s", err.msg);
+        else
+            log_error("Fatal error: cannot open the database queue: %s", err.msg);
         return 1;
     }
-    log_info("   Queue URL: %s", cfg->sqs_queue_url);
-    log_info("   Region: %s (endpoint %s)", sqs_region(w.q), sqs_endpoint(w.q));
+    int is_sqs = queue_kind(w.q) == QUEUE_KIND_SQS;
+    if (is_sqs) {
+        log_info("   Queue URL: %s", cfg->sqs_queue_url);
+        log_info("   Region: %s (endpoint %s)", sqs_region(queue_sqs_client(w.q)),
+                 sqs_endpoint(queue_sqs_client(w.q)));
+    } else {
+        /* The URL may hold a database password: log the masked form. */
+        log_info("   Queue: %s (database queue)", queue_where(w.q));
+        log_info("   Max Receives: %d (then dead-lettered)", cfg->max_receives);
+    }
     log_info("   Batch Size: %d", cfg->sqs_batch_size);
     log_info("   Wait Time: %ds", cfg->sqs_wait_time);
     log_info("   Visibility Timeout: %ds (work budget per message %.0fs)",
              cfg->sqs_visibility_timeout, budget_seconds(cfg));
+    log_info("   Shutdown Timeout: %ds", cfg->shutdown_timeout);
     log_info("ML Worker started, polling for messages...");
-    log_info("AWS SQS client initialized");
+    log_info(is_sqs ? "AWS SQS client initialized" : "Database queue opened");
 
     int rc = 0, ever_ok = 0, logged_creds = 0;
     double last_stats = mlw_monotonic();
     while (!signals_stop_requested()) {
-        s->sqs_retries = sqs_retry_count(w.q);
+        s->sqs_retries = queue_retry_count(w.q);
         if (mlw_monotonic() - last_stats >= cfg->stats_interval) {
             consumer_log_stats(s);
             last_stats = mlw_monotonic();
         }
         mlw_err_clear(&err);
         health_idle("sqs", SQS_MAX_ATTEMPTS * (cfg->sqs_wait_time + 15.0));
-        int r = sqs_receive(w.q, cfg->sqs_batch_size, cfg->sqs_wait_time,
-                            cfg->sqs_visibility_timeout, &w.batch, &err);
-        if (!logged_creds && sqs_credentials_source(w.q)[0]) {
-            log_info("AWS credentials from %s", sqs_credentials_source(w.q));
+        int r = queue_receive(w.q, cfg->sqs_batch_size, cfg->sqs_wait_time,
+                              cfg->sqs_visibility_timeout, &w.batch, &err);
+        if (!logged_creds && queue_credentials_source(w.q)[0]) {
+            log_info("AWS credentials from %s", queue_credentials_source(w.q));
             logged_creds = 1;
         }
         if (r == MLW_ESTOPPED) {
-            sqs_messages_free(&w.batch);
+            queue_messages_free(&w.batch);
             break;
         }
         if (r != MLW_OK) {
@@ -537,8 +584,8 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
                 w.state[i] = MS_WAITING;
             if (w.batch.n)
                 release_waiting(&w);
-            sqs_messages_free(&w.batch);
-            log_error("Error receiving messages from SQS: %s", err.msg);
+            queue_messages_free(&w.batch);
+            log_error("Error receiving messages from %s: %s", queue_label(w.q), err.msg);
             if ((r == MLW_EFATAL || r == MLW_ENOTFOUND) && !ever_ok) {
                 log_error("Fatal error: the queue is not usable with this configuration");
                 rc = 1;
@@ -549,7 +596,7 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
         }
         ever_ok = 1;
         if (w.batch.n == 0) {
-            sqs_messages_free(&w.batch);
+            queue_messages_free(&w.batch);
             w.backoff = 0;
             if (cfg->exit_when_idle) {
                 log_info("Queue is empty and ML_WORKER_EXIT_WHEN_IDLE=1: exiting");
@@ -564,12 +611,12 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
             for (size_t i = 0; i < w.batch.n; i++)
                 w.state[i] = MS_WAITING;
             release_waiting(&w);
-            sqs_messages_free(&w.batch);
+            queue_messages_free(&w.batch);
             break;
         }
-        log_info(E_INBOX " Received %zu message(s) from SQS", w.batch.n);
+        log_info(E_INBOX " Received %zu message(s) from %s", w.batch.n, queue_label(w.q));
         int failed = process_batch(&w);
-        sqs_messages_free(&w.batch);
+        queue_messages_free(&w.batch);
         if (failed)
             backoff_sleep(&w, "a database error");
         else
@@ -578,8 +625,8 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
     if (signals_stop_requested() && signals_last() != 0)
         log_info(E_STOP " Received signal %d, initiating graceful shutdown...", signals_last());
     log_info("ML Worker shutting down...");
-    s->sqs_retries = sqs_retry_count(w.q);
+    s->sqs_retries = queue_retry_count(w.q);
     consumer_log_stats(s);
-    sqs_close(w.q);
+    queue_close(w.q);
     return rc;
 }

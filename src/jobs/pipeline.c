@@ -265,7 +265,7 @@ static int run_once(struct store *st, const struct domain_ops *ops, const struct
         goto out;
     }
     for (size_t gi = 0; gi < ng && rc == MLW_OK; gi++) {
-        if (signals_stop_requested())
+        if (!opts->whole_batch && signals_stop_requested())
             break; /* commit what is done; the rest stays pending */
         if ((rc = lock_user(st, ops, groups[gi].user_id, err)))
             break;

@@ -30,6 +30,9 @@ struct pipeline_opts {
     int batch_size;     /* raw rows per batch (one transaction) */
     int claim_timeout;  /* seconds; older legacy 'processing' rows go back to pending */
     int64_t user_id;    /* only this user's rows; -1 for everyone */
+    int whole_batch;    /* 1: a stop request does not cut the batch short (the caller
+                         * stops between batches: the SQS consumer, which must not
+                         * take "0 rows" for "nothing pending") */
 };
 
 struct pipeline_stats {
@@ -45,7 +48,8 @@ enum domain { DOMAIN_VITALS, DOMAIN_NUTRITION, DOMAIN_LABS };
 
 /* Process one batch of a domain in one transaction. *rows gets the number
  * of raw rows it took (0: nothing pending). Stops between user groups when
- * a stop is requested (what was processed commits; the rest stays pending).
+ * a stop is requested (what was processed commits; the rest stays pending),
+ * unless opts->whole_batch.
  * Lock contention is retried with backoff; other errors are returned after
  * rolling back. */
 int pipeline_run_batch(struct store *st, enum domain d, const struct pipeline_opts *opts,

@@ -55,7 +55,7 @@ static void log_domain(const char *emoji, const char *name, const char *ok_word,
 
 int runner_aggregation(const struct config *cfg, struct store *st, struct runner_totals *t)
 {
-    struct pipeline_opts opts = {cfg->aggregation_batch_size, cfg->claim_timeout, -1};
+    struct pipeline_opts opts = {cfg->aggregation_batch_size, cfg->claim_timeout, -1, 0};
     double last_stats = mlw_monotonic();
     int idle_logged = 0, failures = 0;
 

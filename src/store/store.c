@@ -214,6 +214,19 @@ int store_schema_version(struct store *st, int *version, struct mlw_err *err)
     return MLW_OK;
 }
 
+static int migration_recorded(struct store *st, int version, int *done, struct mlw_err *err)
+{
+    struct store_rows r = {0};
+    struct sval p[1] = {sv_int(version)};
+    int rc = store_query(st, "SELECT count(*) FROM mlw_schema_version WHERE version = ?", p, 1, &r,
+                         err);
+    if (rc)
+        return rc;
+    *done = r.nrows && sv_as_int(store_cell(&r, 0, 0)) > 0;
+    store_rows_free(&r);
+    return MLW_OK;
+}
+
 int store_migrate(struct store *st, int *applied, struct mlw_err *err)
 {
     *applied = 0;
@@ -221,18 +234,22 @@ int store_migrate(struct store *st, int *applied, struct mlw_err *err)
     for (const struct schema_migration *m = schema_migrations; m->dialect; m++) {
         if (strcmp(m->dialect, dialect))
             continue;
-        /* One transaction per migration; the version is re-read under the
-         * write lock so two workers starting together apply it once. */
+        /* One transaction per migration; whether it ran is re-read under
+         * the write lock so two workers starting together apply it once.
+         * Every migration not recorded yet runs, in file order, even below
+         * the highest recorded version: migrations written on parallel
+         * branches may land in either order. */
         int rc = store_begin(st, err);
         if (rc)
             return rc;
-        int current = 0;
+        int current = 0, done = 0;
         if ((rc = st->ops->script(st, VERSION_TABLE, err)) ||
-            (rc = store_schema_version(st, &current, err))) {
+            (rc = store_schema_version(st, &current, err)) ||
+            (current >= m->version && (rc = migration_recorded(st, m->version, &done, err)))) {
             store_rollback(st);
             return rc;
         }
-        if (m->version <= current) {
+        if (done) {
             store_rollback(st);
             continue;
         }
