@@ -33,7 +33,7 @@
 #include "core/metrics.h"
 #include "core/signals.h"
 #include "core/timeutil.h"
-#include "queue/sqs.h"
+#include "queue/queue.h"
 #include "store/store.h"
 
 #define DEFAULT_DEADLINE_S 300.0
@@ -207,7 +207,7 @@ struct health_server {
     int stop;
     int sampler_running;
     pthread_t sampler;
-    struct sqs_client *sqs;
+    struct queue *sqs;          /* SQS or the database queue (queue.h) */
     int queue_sampled;      /* a sample has completed (ok or not) */
     int queue_ok;           /* the last sample succeeded */
     double queue_ok_at;     /* monotonic time of the last success */
@@ -222,9 +222,9 @@ static int sampler_stop_fn(void) { return atomic_load(&g_sampler_stop) || signal
 
 static void sample_queue(struct health_server *h)
 {
-    struct sqs_depth d = {0};
+    struct queue_depth d = {0};
     struct mlw_err err = {0};
-    int rc = sqs_get_depth(h->sqs, &d, &err);
+    int rc = queue_depth(h->sqs, &d, &err);
     if (rc == MLW_OK) {
         metrics_gauge(METRICS_QUEUE_MESSAGES, "visible", (double)d.visible);
         metrics_gauge(METRICS_QUEUE_MESSAGES, "in_flight", (double)d.in_flight);
@@ -237,7 +237,8 @@ static void sample_queue(struct health_server *h)
     if (rc == MLW_OK) {
         h->queue_ok_at = mlw_monotonic();
         snprintf(h->queue_detail, sizeof h->queue_detail,
-                 "GetQueueAttributes: %lld visible, %lld in flight, %lld delayed", d.visible,
+                 "%s: %lld visible, %lld in flight, %lld delayed",
+                 queue_kind(h->sqs) == QUEUE_KIND_SQS ? "GetQueueAttributes" : "queue table", d.visible,
                  d.in_flight, d.delayed);
     } else {
         snprintf(h->queue_detail, sizeof h->queue_detail, "%.290s", err.msg);
@@ -578,7 +579,7 @@ static void server_free(struct health_server *h)
     if (!h)
         return;
     store_close(h->probe);
-    sqs_close(h->sqs);
+    queue_close(h->sqs);
     pthread_mutex_destroy(&h->probe_mu);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
@@ -652,11 +653,12 @@ int health_start(const struct config *cfg, struct health_server **out, struct ml
     if (cfg->mode != MODE_AGGREGATION && cfg->sqs_queue_url && cfg->sqs_queue_url[0]) {
         struct mlw_err qerr = {0};
         atomic_store(&g_sampler_stop, 0);
-        if (sqs_open(cfg->sqs_queue_url, env, cfg->aws_region, &h->sqs, &qerr) != MLW_OK) {
+        struct queue_options qo = {env, cfg->aws_region, &cfg->db, cfg->max_receives};
+        if (queue_open(cfg->sqs_queue_url, &qo, &h->sqs, &qerr) != MLW_OK) {
             snprintf(h->queue_detail, sizeof h->queue_detail, "%.290s", qerr.msg);
             h->queue_sampled = 1;
         } else {
-            sqs_set_stop_fn(h->sqs, sampler_stop_fn);
+            queue_set_stop_fn(h->sqs, sampler_stop_fn);
             if (pthread_create(&h->sampler, NULL, sampler_main, h) == 0)
                 h->sampler_running = 1;
             else

@@ -142,11 +142,20 @@ share_test() {
 share_test c
 
 say "SIGTERM during a long poll"
-env ML_WORKER_MODE=sqs ML_WORKER_SQS_QUEUE_URL=db ML_WORKER_WAIT_TIME=20 "$MLWORKER" run >"$TMP/poll.log" 2>&1 &
+HPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+env ML_WORKER_MODE=sqs ML_WORKER_SQS_QUEUE_URL=db ML_WORKER_WAIT_TIME=20 ML_WORKER_HTTP_ADDR=127.0.0.1:$HPORT \
+    "$MLWORKER" run >"$TMP/poll.log" 2>&1 &
 PPID_=$!
 BG_PIDS+=("$PPID_")
 wait_log "$TMP/poll.log" "polling for messages" 10 || true
-sleep 0.5
+READY=""
+for ((i = 0; i < 40; i++)); do
+  READY=$(curl -s "http://127.0.0.1:$HPORT/readyz" || true)
+  grep -q '"queue"' <<<"$READY" && grep -q 'queue table:' <<<"$READY" && break
+  sleep 0.1
+done
+check "/readyz samples the database queue's depth" bash -c "grep -q 'queue table: 0 visible' <<<'$READY' && curl -sf http://127.0.0.1:$HPORT/readyz >/dev/null"
+sleep 0.2
 T0=$EPOCHREALTIME
 kill -TERM "$PPID_"
 set +e; wait "$PPID_"; RC=$?; set -e
