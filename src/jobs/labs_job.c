@@ -72,9 +72,15 @@ static const char SQL_CAT_UPSERT[] =
     " updated_at=excluded.updated_at, match_kind=excluded.match_kind,"
     " match_score=excluded.match_score, match_reason=excluded.match_reason,"
     " catalog_version=excluded.catalog_version";
-static const char SQL_MAPPINGS_OF[] =
-    "SELECT mapping_source, test_name_standardized, test_code, test_category, loinc_code,"
-    " test_name FROM lab_test_mappings WHERE lower(test_name)=? AND is_active";
+/* A name's mappings, looked up by its ASCII-lowercased form. SQLite's lower()
+ * maps ASCII letters only; PostgreSQL's follows the collation's locale
+ * (E-acute -> e-acute) except under "C", where it is ASCII-only too (and the
+ * expression index idx_lab_test_mappings_lower_name is on that form). */
+#define MAPPINGS_OF(lowered)                                                                \
+    "SELECT mapping_source, test_name_standardized, test_code, test_category, loinc_code,"  \
+    " test_name FROM lab_test_mappings WHERE " lowered "=? AND is_active"
+static const char SQL_MAPPINGS_OF_SQLITE[] = MAPPINGS_OF("lower(test_name)");
+static const char SQL_MAPPINGS_OF_PG[] = MAPPINGS_OF("lower(test_name COLLATE \"C\")");
 static const char SQL_MAPPING_AUTO[] =
     "INSERT INTO lab_test_mappings (test_name, test_name_standardized, test_code, test_category,"
     " gpt_suggested_category, description, loinc_code, loinc_source, is_active, is_standardized,"
@@ -194,7 +200,8 @@ static int decide(struct store *st, const struct labcat *cat, struct arena *a, c
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     struct sval p[1] = {sv_text(key)};
     struct store_rows r;
-    int rc = store_query(st, SQL_MAPPINGS_OF, p, 1, &r, err);
+    int rc = store_query(st, st->dialect == DB_POSTGRES ? SQL_MAPPINGS_OF_PG : SQL_MAPPINGS_OF_SQLITE,
+                         p, 1, &r, err);
     if (rc)
         return rc;
     for (size_t i = 0; i < r.nrows; i++) {
@@ -742,6 +749,10 @@ static const char SQL_RECHECK[] =
     " WHERE r.categorization_status='categorized' AND c.id>?"
     " AND (c.catalog_version IS NULL OR c.catalog_version<>?) ORDER BY c.id LIMIT 500";
 
+/* pg_advisory_xact_lock key of the catalog sync: far above the pipeline's
+ * per-user keys, (domain letter << 48) ^ user id. */
+#define SYNC_LOCK_KEY ((int64_t)0x7f4c616273796e63LL)
+
 static int same(const char *a, const char *b) { return a && b ? strcmp(a, b) == 0 : a == b; }
 
 static int sync_once(struct store *st, const struct labcat *cat, int *synced, int64_t *requeued,
@@ -757,6 +768,15 @@ static int sync_once(struct store *st, const struct labcat *cat, int *synced, in
     if (rc) {
         arena_free(&a);
         return rc;
+    }
+    /* PostgreSQL: workers starting together sync one after the other (the
+     * later ones then find the version current); SQLite's write transaction
+     * already serializes them. */
+    if (st->dialect == DB_POSTGRES) {
+        struct sval k[1] = {sv_int(SYNC_LOCK_KEY)};
+        if ((rc = store_query(st, "SELECT pg_advisory_xact_lock(?)", k, 1, &r, err)))
+            goto out;
+        store_rows_free(&r);
     }
     if ((rc = store_query(st, "SELECT version FROM mlw_lab_catalog WHERE id=1", NULL, 0, &r, err)))
         goto out;

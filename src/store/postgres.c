@@ -93,6 +93,12 @@ static int pg_connect(struct pg_store *s, struct mlw_err *err)
                           * generic plan made on empty statistics would scan
                           * them sequentially forever. Plan each execution. */
                          " SET plan_cache_mode = force_custom_plan;"
+                         /* Values arrive as text: dates and timestamps as
+                          * 'YYYY-MM-DD[ HH:MM:SS[.f]]' whatever the server's
+                          * DateStyle, doubles in their exact shortest form
+                          * whatever its extra_float_digits, strings in UTF-8. */
+                         " SET datestyle = 'ISO, YMD'; SET extra_float_digits = 3;"
+                         " SET client_encoding = 'UTF8';"
                          " SET client_min_messages = warning");
     PQclear(r);
     return MLW_OK;
