@@ -19,7 +19,8 @@ int cmd_migrate(int argc, char **argv)
                    "Creates or upgrades the schema of the database named by DATABASE_URL\n"
                    "(or SQLALCHEMY_DATABASE_URI, POSTGRES_*, default sqlite://mlworker.db).\n"
                    "Idempotent: running it again changes nothing. Never drops data.\n"
-                   "  --check   report the current and latest schema version; exit 1 if behind\n");
+                   "  --check   report the schema version and, when behind, what migrate would\n"
+                   "            do (tables to create or adopt, columns to add); exit 1 if behind\n");
             return 0;
         } else if (!strcmp(argv[i], "--check")) {
             check = 1;
@@ -47,6 +48,8 @@ int cmd_migrate(int argc, char **argv)
     } else if (check) {
         printf("schema version %d, latest %d: %s\n", version, latest,
                version >= latest ? "up to date" : "migration needed");
+        if (version < latest && store_migrate_plan(st, stdout, &err) != MLW_OK)
+            fprintf(stderr, "mlworker: cannot inspect the schema: %s\n", err.msg);
         rc = version >= latest ? 0 : 1;
     } else {
         int applied = 0;

@@ -268,3 +268,92 @@ int store_migrate(struct store *st, int *applied, struct mlw_err *err)
     }
     return MLW_OK;
 }
+
+/* Does the table (or table.column when column != NULL) exist? */
+static int schema_has(struct store *st, const char *table, const char *column, int *yes,
+                      struct mlw_err *err)
+{
+    struct store_rows r;
+    int rc;
+    if (st->dialect == DB_SQLITE) {
+        struct sval p[2] = {sv_text(table), sv_text(column)};
+        rc = column ? store_query(st, "SELECT count(*) FROM pragma_table_info(?) WHERE name=?", p, 2, &r, err)
+                    : store_query(st, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", p, 1,
+                                  &r, err);
+    } else {
+        struct sval p[2] = {sv_text(table), sv_text(column)};
+        rc = column ? store_query(st, "SELECT count(*) FROM information_schema.columns WHERE"
+                                      " table_schema=current_schema() AND table_name=? AND column_name=?",
+                                  p, 2, &r, err)
+                    : store_query(st, "SELECT count(*) FROM information_schema.tables WHERE"
+                                      " table_schema=current_schema() AND table_name=?",
+                                  p, 1, &r, err);
+    }
+    if (rc)
+        return rc;
+    *yes = r.nrows && sv_as_int(store_cell(&r, 0, 0)) > 0;
+    store_rows_free(&r);
+    return MLW_OK;
+}
+
+/* Copy the identifier following `key` at p into out; returns the end. */
+static const char *ident_after(const char *p, const char *key, char *out, size_t cap)
+{
+    const char *q = strstr(p, key);
+    if (q == NULL)
+        return NULL;
+    q += strlen(key);
+    while (*q == ' ')
+        q++;
+    size_t n = 0;
+    while ((*q == '_' || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+            (*q >= '0' && *q <= '9')) && n + 1 < cap)
+        out[n++] = *q++;
+    out[n] = '\0';
+    return q;
+}
+
+int store_migrate_plan(struct store *st, FILE *out, struct mlw_err *err)
+{
+    int current = 0;
+    int rc = store_schema_version(st, &current, err);
+    if (rc)
+        return rc;
+    const char *dialect = dialect_name(st->dialect);
+    int pending = 0;
+    for (const struct schema_migration *m = schema_migrations; m->dialect; m++) {
+        if (strcmp(m->dialect, dialect) || m->version <= current)
+            continue;
+        pending++;
+        fprintf(out, "would apply %s %03d_%s\n", dialect, m->version, m->name);
+        /* Tables it creates (or finds and adopts). */
+        const char *p = m->sql;
+        char table[128], column[128];
+        while ((p = ident_after(p, "CREATE TABLE IF NOT EXISTS", table, sizeof table))) {
+            int yes = 0;
+            if ((rc = schema_has(st, table, NULL, &yes, err)))
+                return rc;
+            fprintf(out, "  %s table %s\n", yes ? "adopt existing" : "create", table);
+        }
+        /* Columns it adds to tables that exist. */
+        p = m->sql;
+        while ((p = ident_after(p, "ALTER TABLE", table, sizeof table))) {
+            const char *q = p;
+            while (*q == ' ')
+                q++;
+            if (strncmp(q, "ADD COLUMN IF NOT EXISTS", 24) != 0)
+                continue;
+            ident_after(q, "ADD COLUMN IF NOT EXISTS", column, sizeof column);
+            int has_table = 0, has_col = 0;
+            if ((rc = schema_has(st, table, NULL, &has_table, err)))
+                return rc;
+            if (has_table && (rc = schema_has(st, table, column, &has_col, err)))
+                return rc;
+            if (has_table && !has_col)
+                fprintf(out, "  add column %s.%s\n", table, column);
+        }
+    }
+    if (pending == 0)
+        fprintf(out, "nothing to do: schema version %d is current\n", current);
+    return MLW_OK;
+}

@@ -20,6 +20,7 @@
 
 #include <assert.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "core/config.h"
@@ -125,6 +126,10 @@ int store_migrate(struct store *st, int *applied, struct mlw_err *err);
 /* Current schema version (0 = empty database) and the version this binary knows. */
 int store_schema_version(struct store *st, int *version, struct mlw_err *err);
 int store_schema_latest(enum db_kind dialect);
+/* What store_migrate would do, written to out as lines: each pending
+ * migration, the tables it would create, the existing tables it would adopt
+ * and the columns it would add to them. Reads only. */
+int store_migrate_plan(struct store *st, FILE *out, struct mlw_err *err);
 
 /* Backends. */
 int store_sqlite_open(const char *path, struct store **out, struct mlw_err *err);

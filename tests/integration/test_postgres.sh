@@ -60,6 +60,11 @@ INSERT INTO vitals_raw_categorized (user_id, metric_type, value, unit, start_dat
 INSERT INTO vitals_hourly_aggregates (user_id, metric_type, hour_start, average_value, count, unit)
   VALUES (7, 'Heart Rate', '2026-01-05 08:00:00', 75, 2, 'bpm'), (7, 'Heart Rate', '2026-01-05 08:00:00', 75, 2, 'bpm');
 SQL
+check "migrate --check says what it would change (adopt, add columns)" bash -c \
+  "DATABASE_URL='$U0' '$MLWORKER' migrate --check > '$TMP/plan.txt'; rc=\$?; cat '$TMP/plan.txt';
+   [ \$rc -eq 1 ] && grep -q 'adopt existing table vitals_raw_data' '$TMP/plan.txt' &&
+   grep -q 'add column vitals_raw_data.failure_reason' '$TMP/plan.txt' &&
+   grep -q 'create table vitals_daily_aggregates' '$TMP/plan.txt'"
 check "migrate adopts the existing tables" env DATABASE_URL="$U0" "$MLWORKER" migrate
 check "the double copy was reduced to one, linked to its raw row" bash -c \
   "[ \"\$(psql -X -At '$U0' -c \"SELECT count(*), count(raw_id) FROM vitals_raw_categorized\")\" = '1|1' ]"
