@@ -12,7 +12,7 @@
  *                 rows received max_receives times already -> status 'dead'
  *                 the others -> receive_count + 1, visible_at = now + timeout
  *          got some, or the wait is over -> return
- *          wait until next, a notification / data change, or the deadline
+ *          wait until next, a notification / file change, or the deadline
  */
 #include "queue/dbqueue.h"
 
@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/random.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -30,7 +33,8 @@
 #include "core/timeutil.h"
 #include "store/store.h"
 
-#define SQLITE_TICK 0.1     /* seconds between data_version checks while waiting */
+#define SQLITE_TICK 0.1       /* seconds between data_version checks (no inotify) */
+#define SQLITE_SAFETY_TICK 2.0 /* with inotify: a data_version check this often anyway */
 #define MAX_VISIBILITY 43200
 #define MAX_DELAY 900
 #define MAX_ATTRS 10
@@ -103,6 +107,7 @@ struct dbqueue {
     int (*stop_fn)(void);
     int listening;          /* PostgreSQL: LISTEN issued on this session */
     int64_t data_version;   /* SQLite: last PRAGMA data_version */
+    int inotify_fd;         /* SQLite: watches the database and its WAL file; -1: poll */
     char where[400];
 };
 
@@ -342,6 +347,43 @@ static int table_exists(struct dbqueue *q, int *exists, struct mlw_err *err)
     return rc;
 }
 
+/*
+ * SQLite: another process's commit writes the WAL file (or, in rollback
+ * mode, the database file). An inotify watch on both lets an idle long
+ * poll sleep without polling and still wake at once; without inotify
+ * (another OS, a file system without it) the wait polls data_version.
+ */
+static void watch_files(struct dbqueue *q, const char *path)
+{
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0)
+        return;
+    size_t n = strlen(path);
+    char *wal = malloc(n + 5);
+    int ok = inotify_add_watch(fd, path, IN_MODIFY) >= 0;
+    if (wal) {
+        memcpy(wal, path, n);
+        memcpy(wal + n, "-wal", 5);
+        ok = inotify_add_watch(fd, wal, IN_MODIFY) >= 0 && ok;
+        free(wal);
+    } else {
+        ok = 0;
+    }
+    if (!ok) {
+        close(fd);
+        return;
+    }
+    q->inotify_fd = fd;
+}
+
+/* Drop queued inotify events (our own writes among them). */
+static void drain_events(int fd)
+{
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+}
+
 int dbqueue_open(const struct db_target *db, const char *name, int max_receives,
                  struct dbqueue **out, struct mlw_err *err)
 {
@@ -369,6 +411,7 @@ int dbqueue_open(const struct db_target *db, const char *name, int max_receives,
         return rc;
     }
     q->sql = q->st->dialect == DB_POSTGRES ? &SQL_POSTGRES : &SQL_SQLITE;
+    q->inotify_fd = -1;
     int exists = 0;
     if ((rc = table_exists(q, &exists, err)) == MLW_OK && !exists) {
         int applied = 0;
@@ -382,6 +425,8 @@ int dbqueue_open(const struct db_target *db, const char *name, int max_receives,
         free(q);
         return rc;
     }
+    if (q->st->dialect == DB_SQLITE)
+        watch_files(q, db->location);
     *out = q;
     return MLW_OK;
 }
@@ -390,6 +435,8 @@ void dbqueue_close(struct dbqueue *q)
 {
     if (!q)
         return;
+    if (q->inotify_fd >= 0)
+        close(q->inotify_fd);
     store_close(q->st);
     free(q);
 }
@@ -560,11 +607,26 @@ static void wait_change(struct dbqueue *q, double seconds)
         return;
     }
     double end = mlw_monotonic() + seconds;
+    if (q->inotify_fd >= 0)
+        drain_events(q->inotify_fd);
     for (;;) {
         double left = end - mlw_monotonic();
         if (left <= 0 || stopped(q))
             return;
-        short_sleep(q, left < SQLITE_TICK ? left : SQLITE_TICK);
+        if (q->inotify_fd < 0) {
+            short_sleep(q, left < SQLITE_TICK ? left : SQLITE_TICK);
+        } else {
+            /* A file event, a stop request, or the safety tick; with a
+             * stop callback other than the signal pipe, 50 ms slices. */
+            double slice = left < SQLITE_SAFETY_TICK ? left : SQLITE_SAFETY_TICK;
+            int wake = q->stop_fn == signals_stop_requested ? signals_wake_fd() : -1;
+            if (q->stop_fn && wake < 0 && slice > 0.05)
+                slice = 0.05;
+            struct pollfd p[2] = {{.fd = q->inotify_fd, .events = POLLIN},
+                                  {.fd = wake, .events = POLLIN}};
+            if (poll(p, wake >= 0 ? 2 : 1, (int)(slice * 1000.0) + 1) > 0 && (p[0].revents & POLLIN))
+                drain_events(q->inotify_fd);
+        }
         if (sqlite_changed(q))
             return;
     }

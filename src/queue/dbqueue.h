@@ -27,8 +27,10 @@
  * Long polling: while nothing is visible, the receive waits until the
  * earliest queued row becomes visible, the wait ends, or a stop is
  * requested; on PostgreSQL it LISTENs on channel "mlw_queue" (every send
- * and release NOTIFYs it), on SQLite it checks PRAGMA data_version (a
- * commit by another connection) every 100 ms, which costs no I/O.
+ * and release NOTIFYs it); on SQLite an inotify watch on the database and
+ * its WAL file wakes it when another connection commits (PRAGMA
+ * data_version tells those commits from our own), with a check every 2 s
+ * anyway, or every 100 ms where inotify is unavailable.
  *
  * Bodies follow SQS's rules: 1 byte to 256 KiB of UTF-8 in SQS's allowed
  * character set; attributes are stored as the JSON the SQS JSON protocol

@@ -162,6 +162,22 @@ set +e; wait "$PPID_"; RC=$?; set -e
 SECS=$(awk "BEGIN { printf \"%.2f\", $EPOCHREALTIME - $T0 }")
 check "exit 0 ${SECS}s after SIGTERM (limit 1 s)" bash -c "[ $RC -eq 0 ] && awk 'BEGIN { exit !($SECS < 1.0) }'"
 
+say "SQLite: a send by another process ends a long poll at once (inotify on the WAL)"
+env ML_WORKER_MODE=sqs ML_WORKER_SQS_QUEUE_URL=db ML_WORKER_WAIT_TIME=20 "$MLWORKER" run >"$TMP/wake.log" 2>&1 &
+WPID=$!
+BG_PIDS+=("$WPID")
+wait_log "$TMP/wake.log" "polling for messages" 10 || true
+sleep 1
+T0=$EPOCHREALTIME
+"$MLWORKER" send process-pending-labs --user 5 >/dev/null
+wait_log "$TMP/wake.log" "Message deleted" 5 || true
+SECS=$(awk "BEGIN { printf \"%.3f\", $EPOCHREALTIME - $T0 }")
+check "received and deleted ${SECS}s after the send (limit 0.5 s)" bash -c \
+  "grep -q 'Message deleted' '$TMP/wake.log' && awk 'BEGIN { exit !($SECS < 0.5) }'"
+kill -TERM "$WPID"
+set +e; wait "$WPID"; RC=$?; set -e
+check "exit 0 on SIGTERM" test "$RC" -eq 0
+
 say "ML_WORKER_SHUTDOWN_TIMEOUT: the job in hand may finish"
 gen --db "$DB" --users 1 --days 30 --rows 3000 --seed 43 --start-date 2025-06-01 >/dev/null
 "$MLWORKER" send process-pending-vitals --user 1 >/dev/null
