@@ -39,7 +39,7 @@ CREATE TRIGGER audit AFTER UPDATE OF aggregation_status ON nutrition_raw_data
 SQL
 
 start_worker() { # start_worker N
-  env DATABASE_URL="$U" ML_WORKER_POLL_INTERVAL=0.2 ML_WORKER_AGGREGATION_BATCH_SIZE=$((150 + $1 * 37)) \
+  env DATABASE_URL="$U" ML_WORKER_POLL_INTERVAL=0.2 ML_WORKER_AGGREGATION_BATCH_SIZE=$((900 + $1 * 97)) \
     "$MLWORKER" run >>"$TMP/w$1.log" 2>&1 &
   WPID[$1]=$!
   BG_PIDS+=($!)
@@ -68,8 +68,11 @@ while [ "$(pending)" != 0 ] && [ $((SECONDS - t0)) -lt 400 ]; do sleep 0.5; done
 echo "    drained $((SECONDS - t0)) s after the last chunk"
 rc=0
 for w in 1 2 3 4; do kill -TERM "${WPID[$w]}" 2>/dev/null || true; done
-for w in 1 2 3 4; do wait "${WPID[$w]}" || rc=1; done
-if [ $rc -eq 0 ]; then pass "all workers stopped with 0"; else fail "a worker exited non-zero"; tail -3 "$TMP"/w*.log; fi
+for w in 1 2 3 4; do
+  wrc=0; wait "${WPID[$w]}" || wrc=$?
+  if [ $wrc -ne 0 ]; then echo "    worker $w exited $wrc"; rc=1; fi
+done
+if [ $rc -eq 0 ]; then pass "all workers stopped with 0"; else fail "a worker exited non-zero"; for f in "$TMP"/w*.log; do echo "    $f:"; grep -E "ERROR|WARN|Fatal|fatal" "$f" | tail -5; tail -3 "$f"; done; fi
 
 check "nothing left pending or processing" bash -c "[ \"\$(psql -X -At '$U' -c \"SELECT count(*) FROM vitals_raw_data WHERE aggregation_status IN ('pending','processing')\")\" = 0 ]"
 check "every raw row changed state exactly once (audited writes)" bash -c "[ \"\$(psql -X -At '$U' -c \"
