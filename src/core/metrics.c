@@ -565,7 +565,7 @@ struct metric_def {
 
 static const struct metric_def k_defs[METRICS_ID_COUNT] = {
     [METRICS_MSG_RECEIVED] = {"mlworker_sqs_messages_received_total", METRICS_COUNTER, "job_type",
-                              NULL, 0, "SQS messages received, by job type."},
+                              NULL, 0, "SQS messages received and taken up, by job type."},
     [METRICS_MSG_DELETED] = {"mlworker_sqs_messages_deleted_total", METRICS_COUNTER, "job_type",
                              NULL, 0, "SQS messages deleted after their work committed."},
     [METRICS_MSG_FAILED] = {"mlworker_sqs_messages_failed_total", METRICS_COUNTER, "job_type",
