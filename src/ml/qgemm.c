@@ -160,6 +160,17 @@ static void *qg_aligned(size_t bytes)
     return aligned_alloc(64, rounded ? rounded : 64);
 }
 
+/* Store one row of bf16 values (k of them, then zero padding) into the packed
+ * bf16 layout: 2 values (4 bytes) per K pair, pairs 64 bytes apart. */
+static void qg_pack_bf16_row(struct qgemm_weights *q, int n, uint16_t *vals)
+{
+    for (int k = q->k; k < q->k_pad; k++)
+        vals[k] = 0;
+    uint8_t *d = (uint8_t *)q->data + qg_index(n, 0, q->k_pad, 2) * 2;
+    for (int g = 0; g < q->k_pad / 2; g++)
+        memcpy(d + (size_t)g * 64, vals + 2 * g, 4);
+}
+
 /* Zero the packed slots of the padding rows n..n_pad-1 (int8 or bf16). */
 static void qg_zero_pad_rows(struct qgemm_weights *q)
 {
@@ -230,7 +241,7 @@ int qgemm_weights_init(struct qgemm_weights *q, enum qgemm_type type, const floa
     int rc = qg_alloc(q, type, n, k, err);
     if (rc != MLW_OK)
         return rc;
-    uint8_t *tmp = malloc((size_t)q->k_pad);
+    uint8_t *tmp = malloc((size_t)q->k_pad * 2); /* int8 bytes or bf16 values */
     if (tmp == NULL) {
         qgemm_weights_free(q);
         return mlw_err_set(err, MLW_ENOMEM, "qgemm: out of memory");
@@ -240,11 +251,10 @@ int qgemm_weights_init(struct qgemm_weights *q, enum qgemm_type type, const floa
         if (type == QGEMM_TYPE_I8) {
             qg_pack_i8_row(q, r, row, tmp);
         } else {
-            uint16_t *d = q->data;
+            uint16_t *vals = (uint16_t *)(void *)tmp;
             for (int c = 0; c < k; c++)
-                d[qg_index(r, c, q->k_pad, 2)] = qgemm_f32_to_bf16(row[c]);
-            for (int c = k; c < q->k_pad; c++)
-                d[qg_index(r, c, q->k_pad, 2)] = 0;
+                vals[c] = qgemm_f32_to_bf16(row[c]);
+            qg_pack_bf16_row(q, r, vals);
         }
     }
     free(tmp);
@@ -257,17 +267,13 @@ int qgemm_weights_init_bf16(struct qgemm_weights *q, enum qgemm_type type, const
     int rc = qg_alloc(q, type, n, k, err);
     if (rc != MLW_OK)
         return rc;
-    float *row = NULL;
-    uint8_t *tmp = NULL;
-    if (type == QGEMM_TYPE_I8) {
-        row = malloc((size_t)k * sizeof *row);
-        tmp = malloc((size_t)q->k_pad);
-        if (row == NULL || tmp == NULL) {
-            free(row);
-            free(tmp);
-            qgemm_weights_free(q);
-            return mlw_err_set(err, MLW_ENOMEM, "qgemm: out of memory");
-        }
+    float *row = type == QGEMM_TYPE_I8 ? malloc((size_t)k * sizeof *row) : NULL;
+    uint8_t *tmp = malloc((size_t)q->k_pad * 2); /* int8 bytes or bf16 values */
+    if ((type == QGEMM_TYPE_I8 && row == NULL) || tmp == NULL) {
+        free(row);
+        free(tmp);
+        qgemm_weights_free(q);
+        return mlw_err_set(err, MLW_ENOMEM, "qgemm: out of memory");
     }
     for (int r = 0; r < n; r++) {
         const uint16_t *src = w + (size_t)r * (size_t)k;
@@ -276,11 +282,9 @@ int qgemm_weights_init_bf16(struct qgemm_weights *q, enum qgemm_type type, const
                 row[c] = qg_bf16_to_f32(src[c]);
             qg_pack_i8_row(q, r, row, tmp);
         } else {
-            uint16_t *d = q->data;
-            for (int c = 0; c < k; c++)
-                d[qg_index(r, c, q->k_pad, 2)] = src[c];
-            for (int c = k; c < q->k_pad; c++)
-                d[qg_index(r, c, q->k_pad, 2)] = 0;
+            uint16_t *vals = (uint16_t *)(void *)tmp;
+            memcpy(vals, src, (size_t)k * sizeof *vals);
+            qg_pack_bf16_row(q, r, vals);
         }
     }
     free(row);
