@@ -552,10 +552,11 @@ static int vitals_group(struct store *st, const struct store_rows *c, const stru
     if (w == NULL)
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     struct touch *mo = w + nt + 1;
-    for (size_t i = 0; i < nt && rc == MLW_OK; i++) {
-        rc = recompute_day(st, g->user_id, t[i].metric, t[i].day, t[i].removed, now, a, err);
+    for (size_t i = 0; i < nt; i++) {
         w[i] = (struct touch){t[i].metric, mlw_week_start(t[i].day), 0};
         mo[i] = (struct touch){t[i].metric, mlw_month_start(t[i].day), 0};
+        if ((rc = recompute_day(st, g->user_id, t[i].metric, t[i].day, t[i].removed, now, a, err)))
+            return rc; /* the caller rolls back the whole batch */
     }
     size_t nw = touches_unique(w, nt), nm = touches_unique(mo, nt);
     for (size_t i = 0; i < nw && rc == MLW_OK; i++)
