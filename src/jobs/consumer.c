@@ -10,6 +10,7 @@
  * stop request the messages not yet started are released (visibility 0).
  */
 #include "jobs/consumer.h"
+#include "jobs/labs_job.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -283,13 +284,15 @@ static enum outcome drain(struct worker *w, size_t mi, enum domain d, int64_t us
      * rows, which reads as "nothing pending" (the message would be deleted
      * with work left). Stops happen between batches, below. */
     struct pipeline_opts opts = {w->cfg->aggregation_batch_size, w->cfg->claim_timeout, user, 1};
-    struct pipeline_stats *ps = d == DOMAIN_VITALS ? &w->s->vitals : &w->s->nutrition;
-    const char *name = d == DOMAIN_VITALS ? "vitals" : "nutrition";
+    struct pipeline_stats *ps = d == DOMAIN_VITALS      ? &w->s->vitals
+                                : d == DOMAIN_NUTRITION ? &w->s->nutrition
+                                                        : &w->s->labs;
+    const char *name = d == DOMAIN_VITALS ? "vitals" : d == DOMAIN_NUTRITION ? "nutrition" : "labs";
     struct pipeline_stats before = *ps;
     char who[32];
     user_text(user, who, sizeof who);
-    log_info("%s Processing pending %s for user %s", d == DOMAIN_VITALS ? E_HEART : E_APPLE, name,
-             who);
+    log_info("%s Processing pending %s for user %s",
+             d == DOMAIN_VITALS ? E_HEART : d == DOMAIN_NUTRITION ? E_APPLE : E_TUBE, name, who);
 
     double t0 = mlw_monotonic(), deadline = t0 + budget_seconds(w->cfg);
     double longest = 0; /* the slowest batch so far: what the next one may take */
@@ -369,18 +372,27 @@ static enum outcome handle_message(struct worker *w, size_t mi)
     case JOB_PENDING_NUTRITION:
         return drain(w, mi, DOMAIN_NUTRITION, job.user_id);
     case JOB_PENDING_LABS:
-        log_info(E_TUBE " Processing pending labs for user %s", who);
-        log_info("Lab processing is not implemented in this version: nothing to do for user %s",
-                 who);
-        return OUT_DONE;
+        if (!labs_available(w->st)) {
+            log_error("No lab_reports table in this database (run `mlworker migrate`): message %s "
+                      "(receive count %d) left for the queue's redrive policy",
+                      m->message_id, m->receive_count);
+            return OUT_LEAVE;
+        }
+        return drain(w, mi, DOMAIN_LABS, job.user_id);
     case JOB_LAB_CATEGORIZATION:
+        /* The lab agent has already written the tests to lab_reports; the
+         * deprecated message only names the user. Categorize and aggregate
+         * that user's pending reports, as process_pending_labs does. */
         log_info(E_TUBE " Lab categorization for user %s, document %" PRId64 ", %d test(s)", who,
                  job.document_id, job.n_tests);
         log_warn("lab_categorization is deprecated; use process_pending_labs");
-        log_error("Lab categorization is not available in this version: message %s (receive "
-                  "count %d) left for the queue's redrive policy, so its tests payload is kept",
-                  m->message_id, m->receive_count);
-        return OUT_LEAVE;
+        if (!labs_available(w->st)) {
+            log_error("No lab_reports table in this database (run `mlworker migrate`): message %s "
+                      "(receive count %d) left for the queue's redrive policy",
+                      m->message_id, m->receive_count);
+            return OUT_LEAVE;
+        }
+        return drain(w, mi, DOMAIN_LABS, job.user_id);
     case JOB_LOINC_MAPPING:
         log_info(E_TUBE " LOINC mapping requested for test '%s'", job.test_name);
         log_error("LOINC mapping is not available in this version (no model loaded): message %s "
@@ -512,8 +524,9 @@ void consumer_log_stats(const struct consumer_stats *s)
              s->received, s->deleted, s->requeued, s->released, s->left, s->receive_errors);
     log_info("   SQS retries: %" PRId64 " (throttling, 5xx, network errors)", s->sqs_retries);
     log_info("   Rows: vitals %" PRId64 " categorized / %" PRId64 " failed, nutrition %" PRId64
-             " completed / %" PRId64 " failed",
-             s->vitals.done, s->vitals.failed, s->nutrition.done, s->nutrition.failed);
+             " completed / %" PRId64 " failed, labs %" PRId64 " categorized / %" PRId64 " failed",
+             s->vitals.done, s->vitals.failed, s->nutrition.done, s->nutrition.failed,
+             s->labs.done, s->labs.failed);
 }
 
 int consumer_run(const struct config *cfg, struct store *st, struct consumer_stats *s)

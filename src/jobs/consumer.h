@@ -49,7 +49,7 @@ struct consumer_stats {
     int64_t left;              /* malformed / unknown / unavailable: left for redrive */
     int64_t receive_errors;    /* failed ReceiveMessage calls (after retries) */
     int64_t sqs_retries;       /* SQS calls retried (throttling, 5xx, network) */
-    struct pipeline_stats vitals, nutrition;
+    struct pipeline_stats vitals, nutrition, labs;
 };
 
 /*

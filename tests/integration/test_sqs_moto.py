@@ -197,8 +197,8 @@ try:
                      ML_WORKER_EXIT_WHEN_IDLE=1, ML_WORKER_BATCH_SIZE=10)
     rc, log = run(env, "run2")
     T.check(rc == 0 and T.depth(sqs, Q) == (0, 0), "3 messages consumed and deleted", log)
-    T.check("Lab processing is not implemented in this version" in log,
-            "process_pending_labs: logged as not implemented, deleted as done")
+    T.check("Processing pending labs for user all" in log,
+            "process_pending_labs drains the labs domain, deleted when done")
     ok, out = T.oracle(DB)
     T.check(ok, "oracle: every row processed, aggregates equal", out)
 
@@ -206,8 +206,7 @@ try:
     T.say("malformed, unknown and unavailable jobs go to the DLQ after 3 receives")
     poison = ["not json {", "[1, 2, 3]", json.dumps({"job_type": "frobnicate", "user_id": 1}),
               json.dumps({"job_type": "process_pending_vitals", "user_id": "abc"}),
-              T.original_body("loinc_mapping", test_name="HbA1c"),
-              T.original_body("lab_categorization", 1, document_id=2, tests=[], test_count=0)]
+              T.original_body("loinc_mapping", test_name="HbA1c")]
     for b in poison:
         sqs.send_message(QueueUrl=Q, MessageBody=b)
     env = T.base_env(Q, DB, ML_WORKER_MODE="sqs", ML_WORKER_WAIT_TIME=1,
@@ -225,7 +224,7 @@ try:
                 "each poison message logged on receive %d with its ApproximateReceiveCount" % cnt)
     T.check("body is not valid JSON" in log and "not an object" in log and
             "Unknown job type: frobnicate" in log and "user_id is not a non-negative" in log and
-            "LOINC mapping is not available" in log and "Lab categorization is not available" in log,
+            "LOINC mapping is not available" in log,
             "each reason named in the log")
     T.check("Traceback" not in log and "Segmentation" not in log, "no crash")
 
@@ -302,7 +301,7 @@ try:
         sqs.send_message(QueueUrl=Q, MessageBody=T.original_body("process_pending_vitals", u))
     env = T.base_env(Q, DB4, ML_WORKER_MODE="sqs", ML_WORKER_WAIT_TIME=2,
                      ML_WORKER_BATCH_SIZE=10, ML_WORKER_AGGREGATION_BATCH_SIZE=1,
-                     ML_WORKER_VISIBILITY_TIMEOUT=60)
+                     ML_WORKER_VISIBILITY_TIMEOUT=60, ML_WORKER_SHUTDOWN_TIMEOUT=2)
     w = T.Worker(env, os.path.join(TMP, "release.log"))
     w.wait_log("Processing pending vitals for user", 15)
     time.sleep(0.3)
@@ -314,7 +313,8 @@ try:
     n_requeued = log.count("trigger re-enqueued")
     n_done = log.count("Successfully processed message")
     vis = T.depth(sqs, Q)[0]
-    T.check(rc == 0 and secs < 5, "exit 0 %.2f s after SIGTERM" % secs, log)
+    T.check(rc == 0 and secs < 5, "exit 0 %.2f s after SIGTERM (ML_WORKER_SHUTDOWN_TIMEOUT=2)"
+            % secs, log)
     T.check(n_recv >= 2 and n_released >= 1 and n_released + n_requeued + n_done >= n_recv,
             "received %d: %d released, %d re-enqueued, %d done" %
             (n_recv, n_released, n_requeued, n_done), log)
