@@ -33,6 +33,8 @@ checks = [
     (env.get("ML_WORKER_MODE") == "aggregation" and "ML_WORKER_SQS_QUEUE_URL" not in env,
      "ML_WORKER_MODE=%s, no queue URL" % env.get("ML_WORKER_MODE")),
     (env.get("ML_WORKER_HTTP_ADDR") == "127.0.0.1:9090", "endpoints on loopback"),
+    (int(env.get("ML_WORKER_SHUTDOWN_TIMEOUT", "999")) < c["stopTimeout"],
+     "ML_WORKER_SHUTDOWN_TIMEOUT %s below stopTimeout" % env.get("ML_WORKER_SHUTDOWN_TIMEOUT")),
     (secrets == {"POSTGRES_USER", "POSTGRES_PASSWORD"} and not secrets & set(env),
      "secrets %s, not in the plain environment" % sorted(secrets)),
     (q["message_retention_seconds"] == 345600 and q["visibility_timeout_seconds"] == 300,

@@ -24,12 +24,13 @@ locals {
 
   environment = merge(
     {
-      ML_WORKER_MODE            = var.worker_mode
-      AWS_REGION                = data.aws_region.current.name
-      ML_WORKER_HTTP_ADDR       = "127.0.0.1:${local.http_port}"
-      ML_WORKER_HEALTH_DEADLINE = tostring(var.health_deadline)
-      ML_WORKER_LOG_FORMAT      = var.log_format
-      LOINC_ENABLED             = var.loinc_enabled ? "1" : "0"
+      ML_WORKER_MODE             = var.worker_mode
+      AWS_REGION                 = data.aws_region.current.name
+      ML_WORKER_HTTP_ADDR        = "127.0.0.1:${local.http_port}"
+      ML_WORKER_HEALTH_DEADLINE  = tostring(var.health_deadline)
+      ML_WORKER_SHUTDOWN_TIMEOUT = tostring(var.shutdown_timeout)
+      ML_WORKER_LOG_FORMAT       = var.log_format
+      LOINC_ENABLED              = var.loinc_enabled ? "1" : "0"
     },
     local.uses_queue ? {
       ML_WORKER_SQS_QUEUE_URL      = aws_sqs_queue.main.url

@@ -217,6 +217,16 @@ variable "model_efs" {
   default = null
 }
 
+variable "shutdown_timeout" {
+  description = "ML_WORKER_SHUTDOWN_TIMEOUT: seconds from SIGTERM to exit; below stopTimeout (120 s) so the worker, not ECS, ends the work in hand."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.shutdown_timeout >= 0 && var.shutdown_timeout <= 110
+    error_message = "shutdown_timeout must be 0..110 s (stopTimeout is 120 s)."
+  }
+}
+
 variable "health_deadline" {
   description = "ML_WORKER_HEALTH_DEADLINE: seconds one unit of work may take before /healthz turns red."
   type        = number
