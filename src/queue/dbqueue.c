@@ -376,12 +376,14 @@ static void watch_files(struct dbqueue *q, const char *path)
     q->inotify_fd = fd;
 }
 
-/* Drop queued inotify events (our own writes among them). */
-static void drain_events(int fd)
+/* Drop queued inotify events (our own writes among them); 1 if any. */
+static int drain_events(int fd)
 {
     char buf[4096];
+    int any = 0;
     while (read(fd, buf, sizeof buf) > 0)
-        ;
+        any = 1;
+    return any;
 }
 
 int dbqueue_open(const struct db_target *db, const char *name, int max_receives,
@@ -606,9 +608,19 @@ static void wait_change(struct dbqueue *q, double seconds)
         }
         return;
     }
+    /* A writer's WAL frames (the inotify event) land before its commit is
+     * published in the WAL index, so an event whose commit is not visible
+     * yet is looked at again after 2, 10, 50, 200 and 500 ms. */
+    static const double recheck[] = {0.002, 0.01, 0.05, 0.2, 0.5};
+    const int n_recheck = (int)(sizeof recheck / sizeof recheck[0]);
+    int pending = 0; /* rechecks left since the last event */
     double end = mlw_monotonic() + seconds;
-    if (q->inotify_fd >= 0)
-        drain_events(q->inotify_fd);
+    if (q->inotify_fd >= 0) {
+        if (drain_events(q->inotify_fd))
+            pending = n_recheck; /* one of them may be a commit not yet published */
+        if (sqlite_changed(q))   /* a commit since we last looked */
+            return;
+    }
     for (;;) {
         double left = end - mlw_monotonic();
         if (left <= 0 || stopped(q))
@@ -616,16 +628,23 @@ static void wait_change(struct dbqueue *q, double seconds)
         if (q->inotify_fd < 0) {
             short_sleep(q, left < SQLITE_TICK ? left : SQLITE_TICK);
         } else {
-            /* A file event, a stop request, or the safety tick; with a
-             * stop callback other than the signal pipe, 50 ms slices. */
-            double slice = left < SQLITE_SAFETY_TICK ? left : SQLITE_SAFETY_TICK;
+            /* A file event, a stop request, a recheck or the safety tick;
+             * with a stop callback other than the signal pipe, 50 ms slices. */
+            double slice = pending ? recheck[n_recheck - pending] : SQLITE_SAFETY_TICK;
+            if (slice > left)
+                slice = left;
             int wake = q->stop_fn == signals_stop_requested ? signals_wake_fd() : -1;
             if (q->stop_fn && wake < 0 && slice > 0.05)
                 slice = 0.05;
             struct pollfd p[2] = {{.fd = q->inotify_fd, .events = POLLIN},
                                   {.fd = wake, .events = POLLIN}};
-            if (poll(p, wake >= 0 ? 2 : 1, (int)(slice * 1000.0) + 1) > 0 && (p[0].revents & POLLIN))
+            if (poll(p, wake >= 0 ? 2 : 1, (int)(slice * 1000.0) + 1) > 0 &&
+                (p[0].revents & POLLIN)) {
                 drain_events(q->inotify_fd);
+                pending = n_recheck;
+            } else if (pending > 0) {
+                pending--;
+            }
         }
         if (sqlite_changed(q))
             return;
