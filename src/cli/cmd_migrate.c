@@ -46,11 +46,17 @@ int cmd_migrate(int argc, char **argv)
         fprintf(stderr, "mlworker: cannot read the schema version: %s\n", err.msg);
         rc = 1;
     } else if (check) {
-        printf("schema version %d, latest %d: %s\n", version, latest,
-               version >= latest ? "up to date" : "migration needed");
-        if (version < latest && store_migrate_plan(st, stdout, &err) != MLW_OK)
+        /* Pending = not recorded, which can include versions below the
+         * highest recorded one (migrations from parallel branches). */
+        printf("schema version %d, latest %d\n", version, latest);
+        int pending = store_migrate_plan(st, stdout, &err);
+        if (pending < 0) {
             fprintf(stderr, "mlworker: cannot inspect the schema: %s\n", err.msg);
-        rc = version >= latest ? 0 : 1;
+            rc = 1;
+        } else {
+            printf("%s\n", pending ? "migration needed" : "up to date");
+            rc = pending ? 1 : 0;
+        }
     } else {
         int applied = 0;
         if (store_migrate(st, &applied, &err) != MLW_OK) {

@@ -322,7 +322,12 @@ int store_migrate_plan(struct store *st, FILE *out, struct mlw_err *err)
     const char *dialect = dialect_name(st->dialect);
     int pending = 0;
     for (const struct schema_migration *m = schema_migrations; m->dialect; m++) {
-        if (strcmp(m->dialect, dialect) || m->version <= current)
+        if (strcmp(m->dialect, dialect))
+            continue;
+        int done = 0; /* recorded? (a lower version may land after a higher one) */
+        if (current >= m->version && (rc = migration_recorded(st, m->version, &done, err)))
+            return rc;
+        if (current >= m->version && done)
             continue;
         pending++;
         fprintf(out, "would apply %s %03d_%s\n", dialect, m->version, m->name);
@@ -355,5 +360,5 @@ int store_migrate_plan(struct store *st, FILE *out, struct mlw_err *err)
     }
     if (pending == 0)
         fprintf(out, "nothing to do: schema version %d is current\n", current);
-    return MLW_OK;
+    return pending;
 }

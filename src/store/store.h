@@ -128,7 +128,8 @@ int store_schema_version(struct store *st, int *version, struct mlw_err *err);
 int store_schema_latest(enum db_kind dialect);
 /* What store_migrate would do, written to out as lines: each pending
  * migration, the tables it would create, the existing tables it would adopt
- * and the columns it would add to them. Reads only. */
+ * and the columns it would add to them. Reads only. Returns the number of
+ * pending migrations, or a negative error. */
 int store_migrate_plan(struct store *st, FILE *out, struct mlw_err *err);
 
 /* Backends. */
