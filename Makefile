@@ -1,9 +1,11 @@
 # Thin wrapper around CMake. `make demo` and `make test` work on a fresh Debian machine.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 
-.PHONY: all build deps test-deps demo test test-fast test-asan bench clean
+.PHONY: all build deps test-deps demo test test-fast test-asan fuzz bench clean
 
 all: build
 
@@ -33,6 +35,13 @@ test-asan:
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2 -L asan
 
+# libFuzzer targets (tests/fuzz), built with clang in $(FUZZ_BUILD), each run
+# for FUZZ_SECONDS on a scratch copy of its seed corpus.
+fuzz:
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DMLW_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) --target fuzzers -j $(JOBS)
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@$(BUILD)/mlworker demo
@@ -41,4 +50,4 @@ bench: build
 	@bench/aggregate
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -527,6 +527,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                    plain);
 }
 
+/* fmt comes from libmicrohttpd; the attribute tells clang's -Wformat-nonliteral so. */
+__attribute__((format(printf, 2, 0)))
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
