@@ -208,9 +208,13 @@ void config_db_free(struct db_target *db)
 /* postgresql://user:secret@host/db -> postgresql://user:***@host/db */
 static char *mask_password(const char *url)
 {
-    char *out = strdup(url);
+    /* Room for the mask to be longer than the password: a secret of fewer
+     * than 3 bytes (":p@") grows by up to 3 bytes to ":***@". */
+    size_t len = strlen(url);
+    char *out = malloc(len + 4);
     if (out == NULL)
         return NULL;
+    memcpy(out, url, len + 1);
     char *scheme = strstr(out, "://");
     if (scheme == NULL)
         return out;
