@@ -620,6 +620,14 @@ struct keyent {
     uint32_t first, n; /* range in c->post */
 };
 
+/* One deletion variant of a vocabulary word: two words within edit distance
+ * d share a string reachable by at most d deletions from each, so spelling
+ * candidates come from hash lookups, not a scan of the vocabulary. */
+struct delent {
+    uint64_t h;
+    uint32_t v;
+};
+
 struct labcat {
     struct arena a;
     struct labcat_category *cats;
@@ -641,6 +649,8 @@ struct labcat {
     uint32_t *vtab;
     size_t vcap;
     uint32_t *vfirst, *vcount, *vsyn; /* vocabulary word -> synonyms containing it */
+    struct delent *dels; /* spelling index: hashes of words with 0-2 letters deleted */
+    size_t ndels;
     uint64_t fingerprint;
 };
 
@@ -684,6 +694,7 @@ void labcat_free(struct labcat *c)
     free(c->ktab);
     free(c->vocab);
     free(c->vtab);
+    free(c->dels);
     free(c->vfirst);
     free(c->vcount);
     free(c->vsyn);
@@ -780,6 +791,87 @@ struct loader {
     size_t nkv, capkv;
     struct mlw_err *err;
 };
+
+/* FNV-1a of s[0..n) with positions i and j (-1: none) left out. */
+static uint64_t hash_skip(const char *s, int n, int i, int j)
+{
+    uint64_t h = FNV_INIT;
+    for (int k = 0; k < n; k++)
+        if (k != i && k != j) {
+            h ^= (unsigned char)s[k];
+            h *= 1099511628211ULL;
+        }
+    return h;
+}
+
+static int cmp_delent(const void *pa, const void *pb)
+{
+    const struct delent *a = pa, *b = pb;
+    if (a->h != b->h)
+        return a->h < b->h ? -1 : 1;
+    return a->v < b->v ? -1 : a->v > b->v;
+}
+
+/* The spelling step looks at words of 4+ letters within distance 2, so
+ * index every such vocabulary word with up to two letters deleted. */
+static int build_deletions(struct labcat *c)
+{
+    size_t cap = 0;
+    for (size_t v = 0; v < c->nvocab; v++) {
+        size_t n = strlen(c->vocab[v]);
+        if (n >= 4 && n < TOK_MAX)
+            cap += 1 + n + n * (n - 1) / 2;
+    }
+    c->dels = malloc((cap ? cap : 1) * sizeof *c->dels);
+    if (c->dels == NULL)
+        return -1;
+    size_t o = 0;
+    for (size_t v = 0; v < c->nvocab; v++) {
+        const char *w = c->vocab[v];
+        int n = (int)strlen(w);
+        if (n < 4 || n >= TOK_MAX)
+            continue;
+        c->dels[o++] = (struct delent){hash_skip(w, n, -1, -1), (uint32_t)v};
+        for (int i = 0; i < n; i++) {
+            c->dels[o++] = (struct delent){hash_skip(w, n, i, -1), (uint32_t)v};
+            for (int j = i + 1; j < n; j++)
+                c->dels[o++] = (struct delent){hash_skip(w, n, i, j), (uint32_t)v};
+        }
+    }
+    qsort(c->dels, o, sizeof *c->dels, cmp_delent);
+    size_t u = 0;
+    for (size_t k = 0; k < o; k++)
+        if (u == 0 || c->dels[u - 1].h != c->dels[k].h || c->dels[u - 1].v != c->dels[k].v)
+            c->dels[u++] = c->dels[k];
+    c->ndels = u;
+    return 0;
+}
+
+/* Append the vocabulary words indexed under hash h to cand (unique). */
+static void add_candidates(const struct labcat *c, uint64_t h, uint32_t *cand, size_t *n,
+                           size_t cap, int *overflow)
+{
+    size_t lo = 0, hi = c->ndels;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->dels[mid].h < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo; k < c->ndels && c->dels[k].h == h; k++) {
+        size_t i = 0;
+        while (i < *n && cand[i] != c->dels[k].v)
+            i++;
+        if (i < *n)
+            continue;
+        if (*n == cap) {
+            *overflow = 1;
+            return;
+        }
+        cand[(*n)++] = c->dels[k].v;
+    }
+}
 
 static int vocab_find(const struct labcat *c, const char *w)
 {
@@ -1019,6 +1111,8 @@ static int finish(struct loader *L)
             i = (i + 1) & (c->vcap - 1);
         c->vtab[i] = (uint32_t)v + 1;
     }
+    if (build_deletions(c))
+        return mlw_err_set(L->err, MLW_ENOMEM, "out of memory");
     /* synonym word ids */
     size_t total = 0;
     for (size_t s = 0; s < c->nsyns; s++)
@@ -1625,7 +1719,22 @@ static int correct_words(const struct labcat *c, struct tok *t, int n, char *not
             continue;
         int maxd = t[i].n >= 8 ? 2 : 1;
         int best = -1, bestd = maxd + 1, ties = 0;
-        for (size_t v = 0; v < c->nvocab; v++) {
+        /* Candidates: words sharing a deletion variant (<= maxd deletions
+         * on each side) with this one; every word within distance maxd is
+         * among them. Too many (a pathological input): scan everything. */
+        uint32_t cand[512];
+        size_t nc = 0;
+        int overflow = 0, ql = t[i].n;
+        const char *q = t[i].s;
+        add_candidates(c, hash_skip(q, ql, -1, -1), cand, &nc, 512, &overflow);
+        for (int x = 0; x < ql && !overflow; x++) {
+            add_candidates(c, hash_skip(q, ql, x, -1), cand, &nc, 512, &overflow);
+            for (int y = x + 1; maxd >= 2 && y < ql && !overflow; y++)
+                add_candidates(c, hash_skip(q, ql, x, y), cand, &nc, 512, &overflow);
+        }
+        size_t nscan = overflow ? c->nvocab : nc;
+        for (size_t k = 0; k < nscan; k++) {
+            size_t v = overflow ? k : cand[k];
             int lv = (int)strlen(c->vocab[v]);
             if (lv < 4 || lv - t[i].n > maxd || t[i].n - lv > maxd)
                 continue;
