@@ -371,14 +371,6 @@ static enum outcome handle_message(struct worker *w, size_t mi)
         return drain(w, mi, DOMAIN_VITALS, job.user_id);
     case JOB_PENDING_NUTRITION:
         return drain(w, mi, DOMAIN_NUTRITION, job.user_id);
-    case JOB_PENDING_LABS:
-        if (!labs_available(w->st)) {
-            log_error("No lab_reports table in this database (run `mlworker migrate`): message %s "
-                      "(receive count %d) left for the queue's redrive policy",
-                      m->message_id, m->receive_count);
-            return OUT_LEAVE;
-        }
-        return drain(w, mi, DOMAIN_LABS, job.user_id);
     case JOB_LAB_CATEGORIZATION:
         /* The lab agent has already written the tests to lab_reports; the
          * deprecated message only names the user. Categorize and aggregate
@@ -386,6 +378,8 @@ static enum outcome handle_message(struct worker *w, size_t mi)
         log_info(E_TUBE " Lab categorization for user %s, document %" PRId64 ", %d test(s)", who,
                  job.document_id, job.n_tests);
         log_warn("lab_categorization is deprecated; use process_pending_labs");
+        __attribute__((fallthrough));
+    case JOB_PENDING_LABS:
         if (!labs_available(w->st)) {
             log_error("No lab_reports table in this database (run `mlworker migrate`): message %s "
                       "(receive count %d) left for the queue's redrive policy",
