@@ -8,6 +8,10 @@ torch.ao.quantization.quantize_dynamic int8 (nn.Linear -> dynamic quantized Line
         --ids FILE --batch B --repeat R        # time: one JSON object like embed-ids --repeat
     /usr/bin/python3 bench/bert_torch.py MODEL_DIR --threads N --dtype fp32|int8 --first IDS
                                                # start to first embedding: print one vector
+    /usr/bin/python3 bench/bert_torch.py MODEL_DIR --threads N --export-onnx OUT.onnx
+                                               # the fp32 module (pooling and L2 included) as
+                                               # ONNX, dynamic batch and sequence axes, for
+                                               # bench/bert_ort.mjs
 
 Thread counts are pinned through OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS
 before numpy or torch load, and torch.set_num_threads().
@@ -124,6 +128,7 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--first", help="JSON array of token ids: embed it once and exit")
+    ap.add_argument("--export-onnx", metavar="PATH", help="write the fp32 model as ONNX and exit")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(args.threads)
@@ -137,6 +142,16 @@ def main():
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
                                                        dtype=torch.qint8)
     with torch.no_grad():
+        if args.export_onnx:
+            ids, mask = batch_tensors(torch, [[101, 2000, 2001, 102], [101, 2002, 102]])
+            tmp = args.export_onnx + ".tmp"
+            torch.onnx.export(model, (ids, mask), tmp, input_names=["input_ids", "attention_mask"],
+                              output_names=["embedding"], opset_version=14,
+                              dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
+                                            "attention_mask": {0: "batch", 1: "seq"},
+                                            "embedding": {0: "batch"}})
+            os.replace(tmp, args.export_onnx)
+            return 0
         if args.first:
             e = model(*batch_tensors(torch, [json.loads(args.first)]))
             print(json.dumps([round(float(v), 6) for v in e[0].tolist()]))
