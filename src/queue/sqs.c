@@ -23,6 +23,7 @@
 #include "core/signals.h"
 #include "queue/aws_credentials.h"
 #include "queue/sigv4.h"
+#include "queue/sqs_parse.h"
 
 #define SQS_MAX_RESPONSE (16u << 20)
 #define SQS_BACKOFF_BASE 0.2 /* seconds, first retry waits up to this */
@@ -305,24 +306,22 @@ int sqs_classify_error(const char *code, long http_status)
 
 /* ---- client ---- */
 
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+void sqs_parse_header(const char *data, size_t n, char *query_error, size_t qe_len,
+                      char *request_id, size_t rid_len)
 {
-    struct sqs_client *c = ud;
-    size_t n = size * nmemb;
-    c->got_header = 1;
     static const char qe[] = "x-amzn-query-error:", rid[] = "x-amzn-requestid:";
     char *dst = NULL;
     size_t dst_len = 0, skip = 0;
     if (n > sizeof qe - 1 && !strncasecmp(data, qe, sizeof qe - 1)) {
-        dst = c->query_error;
-        dst_len = sizeof c->query_error;
+        dst = query_error;
+        dst_len = qe_len;
         skip = sizeof qe - 1;
     } else if (n > sizeof rid - 1 && !strncasecmp(data, rid, sizeof rid - 1)) {
-        dst = c->request_id;
-        dst_len = sizeof c->request_id;
+        dst = request_id;
+        dst_len = rid_len;
         skip = sizeof rid - 1;
     }
-    if (dst) {
+    if (dst && dst_len > 0) {
         const char *b = data + skip, *e = data + n;
         while (b < e && (*b == ' ' || *b == '\t'))
             b++;
@@ -332,6 +331,15 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         memcpy(dst, b, l);
         dst[l] = '\0';
     }
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct sqs_client *c = ud;
+    size_t n = size * nmemb;
+    c->got_header = 1;
+    sqs_parse_header(data, n, c->query_error, sizeof c->query_error, c->request_id,
+                     sizeof c->request_id);
     return n;
 }
 
@@ -625,7 +633,7 @@ static int call(struct sqs_client *c, const char *action, cJSON *req, long timeo
             free(resp.p);
             break;
         }
-        cJSON *j = resp.p ? cJSON_ParseWithLength(resp.p, resp.n) : NULL;
+        cJSON *j = sqs_parse_body(resp.p, resp.n);
         if (status == 200) {
             free(resp.p);
             if (!j || !cJSON_IsObject(j)) {
@@ -641,20 +649,7 @@ static int call(struct sqs_client *c, const char *action, cJSON *req, long timeo
         /* An AWS error: __type "prefix#Code" (or a query-error header). */
         char code[160] = "";
         const char *msg = "";
-        if (c->query_error[0]) {
-            size_t l = strcspn(c->query_error, ";");
-            snprintf(code, sizeof code, "%.*s", (int)l, c->query_error);
-        }
-        const cJSON *ty = j ? cJSON_GetObjectItemCaseSensitive(j, "__type") : NULL;
-        if (!code[0] && cJSON_IsString(ty)) {
-            const char *hash = strrchr(ty->valuestring, '#');
-            snprintf(code, sizeof code, "%s", hash ? hash + 1 : ty->valuestring);
-        }
-        const cJSON *m = j ? cJSON_GetObjectItemCaseSensitive(j, "message") : NULL;
-        if (!m && j)
-            m = cJSON_GetObjectItemCaseSensitive(j, "Message");
-        if (cJSON_IsString(m))
-            msg = m->valuestring;
+        sqs_parse_error(j, c->query_error, code, sizeof code, &msg);
         int cls = classify(code, status);
         if (cls == SQS_EXPIRED) {
             force_refresh = 1;
@@ -711,6 +706,36 @@ static void copy_md5(char dst[SQS_MD5_HEX], const cJSON *obj, const char *key)
     snprintf(dst, SQS_MD5_HEX, "%s", cJSON_IsString(v) ? v->valuestring : "");
 }
 
+/* ---- answer parsers (sqs_parse.h) ---- */
+
+cJSON *sqs_parse_body(const char *p, size_t n)
+{
+    return p ? cJSON_ParseWithLength(p, n) : NULL;
+}
+
+void sqs_parse_error(const cJSON *j, const char *query_error, char *code, size_t code_len,
+                     const char **msg)
+{
+    *msg = "";
+    if (code_len == 0)
+        return;
+    code[0] = '\0';
+    if (query_error && query_error[0]) {
+        size_t l = strcspn(query_error, ";");
+        snprintf(code, code_len, "%.*s", (int)l, query_error);
+    }
+    const cJSON *ty = j ? cJSON_GetObjectItemCaseSensitive(j, "__type") : NULL;
+    if (!code[0] && cJSON_IsString(ty)) {
+        const char *hash = strrchr(ty->valuestring, '#');
+        snprintf(code, code_len, "%s", hash ? hash + 1 : ty->valuestring);
+    }
+    const cJSON *m = j ? cJSON_GetObjectItemCaseSensitive(j, "message") : NULL;
+    if (!m && j)
+        m = cJSON_GetObjectItemCaseSensitive(j, "Message");
+    if (cJSON_IsString(m))
+        *msg = m->valuestring;
+}
+
 /* ---- actions ---- */
 
 void sqs_messages_free(struct sqs_messages *m)
@@ -734,7 +759,7 @@ void sqs_messages_free(struct sqs_messages *m)
     m->n = 0;
 }
 
-static int parse_message(const cJSON *jm, struct sqs_message *x, struct mlw_err *err)
+int sqs_parse_message(const cJSON *jm, struct sqs_message *x, struct mlw_err *err)
 {
     x->message_id = dup_item(jm, "MessageId");
     x->receipt_handle = dup_item(jm, "ReceiptHandle");
@@ -824,23 +849,29 @@ int sqs_receive(struct sqs_client *c, int max_messages, int wait_seconds, int vi
     cJSON_Delete(req);
     if (rc != MLW_OK)
         return rc;
+    rc = sqs_parse_receive(resp, out, err);
+    cJSON_Delete(resp);
+    return rc;
+}
+
+int sqs_parse_receive(const cJSON *resp, struct sqs_messages *out, struct mlw_err *err)
+{
+    memset(out, 0, sizeof *out);
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(resp, "Messages");
     size_t n = cJSON_IsArray(msgs) ? (size_t)cJSON_GetArraySize(msgs) : 0;
+    int rc = MLW_OK;
     if (n > 0) {
         out->items = calloc(n, sizeof *out->items);
-        if (!out->items) {
-            cJSON_Delete(resp);
+        if (!out->items)
             return oom(err, "ReceiveMessage");
-        }
         const cJSON *jm;
         cJSON_ArrayForEach(jm, msgs)
         {
-            rc = parse_message(jm, &out->items[out->n++], err);
+            rc = sqs_parse_message(jm, &out->items[out->n++], err);
             if (rc != MLW_OK)
                 break;
         }
     }
-    cJSON_Delete(resp);
     return rc;
 }
 
@@ -858,7 +889,7 @@ int sqs_delete(struct sqs_client *c, const char *receipt_handle, struct mlw_err 
 }
 
 /* Ids "0".."9" of Successful/Failed entries back to indexes. */
-static int entry_index(const cJSON *e, size_t n)
+int sqs_parse_entry_index(const cJSON *e, size_t n)
 {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "Id");
     if (!cJSON_IsString(id))
@@ -891,15 +922,20 @@ int sqs_delete_batch(struct sqs_client *c, const char *const *receipt_handles, s
     cJSON_Delete(req);
     if (rc != MLW_OK)
         return rc;
+    sqs_parse_delete_batch(resp, n, ok);
+    cJSON_Delete(resp);
+    return MLW_OK;
+}
+
+void sqs_parse_delete_batch(const cJSON *resp, size_t n, int *ok)
+{
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(resp, "Successful"))
     {
-        int i = entry_index(e, n);
+        int i = sqs_parse_entry_index(e, n);
         if (i >= 0)
             ok[i] = 1;
     }
-    cJSON_Delete(resp);
-    return MLW_OK;
 }
 
 int sqs_change_visibility(struct sqs_client *c, const char *receipt_handle, int timeout,
@@ -940,8 +976,8 @@ static int add_send_fields(cJSON *obj, const struct sqs_send_entry *e)
 }
 
 /* Check the MD5s the service returned for e against what was sent. */
-static int verify_sent(const char *action, struct sqs_send_entry *e, const cJSON *res,
-                       struct mlw_err *err)
+int sqs_parse_sent(const char *action, struct sqs_send_entry *e, const cJSON *res,
+                   struct mlw_err *err)
 {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(res, "MessageId");
     snprintf(e->message_id, sizeof e->message_id, "%s", cJSON_IsString(id) ? id->valuestring : "");
@@ -974,7 +1010,7 @@ int sqs_send(struct sqs_client *c, struct sqs_send_entry *e, struct mlw_err *err
     int rc = call(c, "SendMessage", req, 30000, 0, &resp, err);
     cJSON_Delete(req);
     if (rc == MLW_OK)
-        rc = verify_sent("SendMessage", e, resp, err);
+        rc = sqs_parse_sent("SendMessage", e, resp, err);
     e->ok = rc == MLW_OK;
     cJSON_Delete(resp);
     return rc;
@@ -1004,19 +1040,27 @@ int sqs_send_batch(struct sqs_client *c, struct sqs_send_entry *entries, size_t 
     cJSON_Delete(req);
     if (rc != MLW_OK)
         return rc;
+    rc = sqs_parse_send_batch(resp, entries, n, err);
+    cJSON_Delete(resp);
+    return rc;
+}
+
+int sqs_parse_send_batch(const cJSON *resp, struct sqs_send_entry *entries, size_t n,
+                         struct mlw_err *err)
+{
+    int rc = MLW_OK;
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(resp, "Successful"))
     {
-        int i = entry_index(e, n);
+        int i = sqs_parse_entry_index(e, n);
         if (i < 0)
             continue;
         struct mlw_err verr = {0};
-        int vrc = verify_sent("SendMessageBatch", &entries[i], e, &verr);
+        int vrc = sqs_parse_sent("SendMessageBatch", &entries[i], e, &verr);
         entries[i].ok = vrc == MLW_OK;
         if (vrc != MLW_OK && rc == MLW_OK)
             rc = mlw_err_set(err, vrc, "%s", verr.msg);
     }
-    cJSON_Delete(resp);
     return rc;
 }
 
@@ -1038,21 +1082,26 @@ int sqs_get_attributes(struct sqs_client *c, const char *const *names, size_t n,
     cJSON_Delete(req);
     if (rc != MLW_OK)
         return rc;
+    rc = sqs_parse_attributes(resp, names, n, values, err);
+    cJSON_Delete(resp);
+    return rc;
+}
+
+int sqs_parse_attributes(const cJSON *resp, const char *const *names, size_t n, char ***values,
+                         struct mlw_err *err)
+{
+    *values = NULL;
     char **v = calloc(n ? n : 1, sizeof *v);
-    if (!v) {
-        cJSON_Delete(resp);
+    if (!v)
         return oom(err, "GetQueueAttributes");
-    }
     const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(resp, "Attributes");
     for (size_t i = 0; i < n; i++) {
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(attrs, names[i]);
         if (cJSON_IsString(a) && !(v[i] = xstrdup(a->valuestring))) {
             sqs_strings_free(v, n);
-            cJSON_Delete(resp);
             return oom(err, "GetQueueAttributes");
         }
     }
-    cJSON_Delete(resp);
     *values = v;
     return MLW_OK;
 }
@@ -1096,9 +1145,14 @@ int sqs_get_queue_url(struct sqs_client *c, const char *queue_name, const char *
     cJSON_Delete(req);
     if (rc != MLW_OK)
         return rc;
-    *url = dup_item(resp, "QueueUrl");
+    *url = sqs_parse_queue_url(resp);
     cJSON_Delete(resp);
     if (!*url)
         return mlw_err_set(err, MLW_EFORMAT, "GetQueueUrl: answer has no QueueUrl");
     return MLW_OK;
+}
+
+char *sqs_parse_queue_url(const cJSON *resp)
+{
+    return dup_item(resp, "QueueUrl");
 }

@@ -3,13 +3,16 @@
  * the consumer: message-attribute MD5 (vectors from moto, which computes
  * it like SQS), region from queue URLs, AWS error classification, the
  * shared-file and credential-document parsers, ISO-8601 expirations, and
- * job-message parsing. Network behaviour is covered by
+ * job-message parsing, the answer parsers (queue/sqs_parse.h) on the seed
+ * answers of tests/fuzz/corpus/sqs_response. Network behaviour is covered by
  * tests/integration/test_sqs_*.py.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -17,6 +20,7 @@
 #include "jobs/consumer.h"
 #include "queue/aws_credentials.h"
 #include "queue/sqs.h"
+#include "queue/sqs_parse.h"
 
 static void test_md5(void **state)
 {
@@ -204,6 +208,133 @@ static void test_parse_job(void **state)
     }
 }
 
+/* A seed answer of the fuzz corpus, body only (after "\r\n\r\n" if any);
+ * the header part's lines go through sqs_parse_header. */
+static cJSON *seed(const char *name, char *qe, size_t qe_len, char *rid, size_t rid_len)
+{
+    const char *src = getenv("MLW_SOURCE_DIR");
+    char path[1024], buf[16384];
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/sqs_response/%s", src ? src : ".", name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    qe[0] = rid[0] = '\0';
+    char *body = strstr(buf, "\r\n\r\n");
+    if (!body)
+        return sqs_parse_body(buf, n);
+    for (char *l = buf; l < body;) {
+        char *e = strchr(l, '\n');
+        size_t len = (size_t)(e - l) + 1;
+        sqs_parse_header(l, len, qe, qe_len, rid, rid_len);
+        l = e + 1;
+    }
+    body += 4;
+    return sqs_parse_body(body, strlen(body));
+}
+
+static void test_parse_answers(void **state)
+{
+    (void)state;
+    char qe[160], rid[96], code[160];
+    const char *msg;
+    struct mlw_err err = {0};
+
+    /* ReceiveMessage as moto sends it: MD5s of body and attributes check. */
+    cJSON *j = seed("receive_moto", qe, sizeof qe, rid, sizeof rid);
+    assert_non_null(j);
+    struct sqs_messages m;
+    assert_int_equal(sqs_parse_receive(j, &m, &err), MLW_OK);
+    assert_int_equal(m.n, 2);
+    assert_true(m.items[0].md5_ok && m.items[1].md5_ok);
+    assert_int_equal(m.items[0].receive_count, 1);
+    assert_int_equal(m.items[1].receive_count, 3);
+    assert_int_equal(m.items[0].n_attrs, 3);
+    assert_string_equal(m.items[0].receipt_handle, "AQEB1ZmFrZS1yZWNlaXB0LWhhbmRsZQ==");
+    sqs_messages_free(&m);
+    cJSON_Delete(j);
+
+    /* Binary attribute, numeric receive count (fauxqs); a wrong body MD5. */
+    j = seed("receive_fauxqs", qe, sizeof qe, rid, sizeof rid);
+    assert_int_equal(sqs_parse_receive(j, &m, &err), MLW_OK);
+    assert_int_equal(m.n, 1);
+    assert_true(m.items[0].md5_ok);
+    assert_int_equal(m.items[0].receive_count, 2);
+    sqs_messages_free(&m);
+    cJSON_Delete(j);
+    j = seed("receive_badmd5", qe, sizeof qe, rid, sizeof rid);
+    assert_int_equal(sqs_parse_receive(j, &m, &err), MLW_OK);
+    assert_false(m.items[0].md5_ok);
+    sqs_messages_free(&m);
+    cJSON_Delete(j);
+
+    /* A message without a receipt handle is a malformed answer. */
+    j = cJSON_Parse("{\"Messages\": [{\"MessageId\": \"a\", \"Body\": \"b\"}]}");
+    assert_int_equal(sqs_parse_receive(j, &m, &err), MLW_ETRANSIENT);
+    sqs_messages_free(&m);
+    cJSON_Delete(j);
+
+    /* Errors: the query-error header wins over __type; else after '#'. */
+    j = seed("error_nonexistent", qe, sizeof qe, rid, sizeof rid);
+    sqs_parse_error(j, qe, code, sizeof code, &msg);
+    assert_string_equal(code, "AWS.SimpleQueueService.NonExistentQueue");
+    assert_string_equal(msg, "The specified queue does not exist.");
+    assert_string_equal(rid, "2b6c3f52-1a77-5d1e-9c3b-7a1e0f2c6d11");
+    assert_int_equal(sqs_classify_error(code, 400), MLW_EFATAL);
+    cJSON_Delete(j);
+    j = seed("error_throttle", qe, sizeof qe, rid, sizeof rid);
+    sqs_parse_error(j, qe, code, sizeof code, &msg);
+    assert_string_equal(code, "RequestThrottled");
+    assert_string_equal(msg, "Rate exceeded");
+    cJSON_Delete(j);
+    j = seed("error_html", qe, sizeof qe, rid, sizeof rid);
+    assert_null(j);
+    sqs_parse_error(NULL, qe, code, sizeof code, &msg);
+    assert_string_equal(code, "");
+    assert_string_equal(msg, "");
+
+    /* Batch answers: only valid Ids count. */
+    int ok[SQS_MAX_BATCH] = {0};
+    j = seed("delete_batch", qe, sizeof qe, rid, sizeof rid);
+    sqs_parse_delete_batch(j, SQS_MAX_BATCH, ok);
+    for (int i = 0; i < SQS_MAX_BATCH; i++)
+        assert_int_equal(ok[i], i == 0 || i == 1 || i == 9);
+    cJSON_Delete(j);
+    static const struct sqs_attr attrs[] = {{"JobType", "String", "process_pending_vitals"},
+                                            {"UserId", "Number", "42"},
+                                            {"Blob", "Binary", "aGVsbG8="}};
+    struct sqs_send_entry e[3] = {
+        {.body = "{\"job_type\": \"process_pending_vitals\", \"user_id\": 42}", .attrs = attrs,
+         .n_attrs = 3},
+        {.body = ""},
+        {.body = "hello", .attrs = attrs, .n_attrs = 1}};
+    j = seed("send_batch", qe, sizeof qe, rid, sizeof rid);
+    assert_int_equal(sqs_parse_send_batch(j, e, 3, &err), MLW_OK);
+    assert_true(e[0].ok && e[1].ok && e[2].ok);
+    assert_string_equal(e[2].message_id, "a3");
+    cJSON_Delete(j);
+    j = seed("send", qe, sizeof qe, rid, sizeof rid);
+    assert_int_equal(sqs_parse_sent("SendMessage", &e[0], j, &err), MLW_OK);
+    assert_int_equal(sqs_parse_sent("SendMessage", &e[2], j, &err), MLW_EFORMAT);
+    cJSON_Delete(j);
+
+    static const char *const names[] = {"ApproximateNumberOfMessages", "QueueArn", "Absent"};
+    char **v = NULL;
+    j = seed("attributes", qe, sizeof qe, rid, sizeof rid);
+    assert_int_equal(sqs_parse_attributes(j, names, 3, &v, &err), MLW_OK);
+    assert_string_equal(v[0], "12");
+    assert_string_equal(v[1], "arn:aws:sqs:us-east-1:123456789012:mlw-jobs");
+    assert_null(v[2]);
+    sqs_strings_free(v, 3);
+    cJSON_Delete(j);
+    j = seed("queue_url", qe, sizeof qe, rid, sizeof rid);
+    char *url = sqs_parse_queue_url(j);
+    assert_string_equal(url, "http://127.0.0.1:4566/123456789012/mlw-jobs");
+    free(url);
+    cJSON_Delete(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_ini),
         cmocka_unit_test(test_json_and_dates),
         cmocka_unit_test(test_parse_job),
+        cmocka_unit_test(test_parse_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
