@@ -35,13 +35,13 @@ enum { C_ID, C_USER, C_NAME, C_CAT, C_VALUE, C_UNIT, C_RANGE, C_STATUS, C_DATE, 
        C_OLD_DATE, C_LAB, C_ADDRESS, C_PHYSICIAN, C_REPORT_DATE, C_NOTES, C_METHOD, C_DOC,
        C_CONFIDENCE, C_RAW_TEXT };
 
-#define SELECT_HEAD                                                                         \
-    "SELECT r.id, r.user_id, r.test_name, r.test_category, r.test_value, r.test_unit,"       \
+#define ROW_COLS                                                                            \
+    "r.id, r.user_id, r.test_name, r.test_category, r.test_value, r.test_unit,"               \
     " r.reference_range, r.test_status, r.test_date, r.created_at, c.test_date,"             \
     " r.lab_name, r.lab_address, r.ordering_physician, r.report_date, r.test_notes,"         \
-    " r.test_methodology, r.extracted_from_document_id, r.confidence_score, r.raw_text"       \
-    " FROM lab_reports r LEFT JOIN lab_report_categorized c ON c.id = r.id"                  \
-    " WHERE r.categorization_status='pending'"
+    " r.test_methodology, r.extracted_from_document_id, r.confidence_score, r.raw_text"
+#define ROW_FROM " FROM lab_reports r LEFT JOIN lab_report_categorized c ON c.id = r.id"
+#define SELECT_HEAD "SELECT " ROW_COLS ROW_FROM " WHERE r.categorization_status='pending'"
 #define SELECT_TAIL " ORDER BY r.created_at, r.id LIMIT ?"
 
 static const char SQL_FINISH[] =
@@ -924,5 +924,79 @@ int labs_catalog_sync(struct store *st, int *synced, int64_t *requeued, struct m
         struct timespec ts = {0, 50000000L * (attempt + 1)};
         nanosleep(&ts, NULL);
     }
+    return rc;
+}
+
+/* ---- operator tools (src/ops/): the same steps, one at a time ---------------------- */
+
+const char labs_job_row_cols[] = ROW_COLS;
+const char labs_job_row_from[] = ROW_FROM;
+
+/* The checks and the decision of labs_group and categorize_row for one row,
+ * without writing anything. */
+int labs_job_expect_row(struct store *st, const struct store_rows *c, size_t i, struct arena *a,
+                        struct labs_job_expect *out, struct mlw_err *err)
+{
+    char why[256];
+    memset(out, 0, sizeof *out);
+    const struct labcat *cat = labs_catalog(err);
+    if (!cat)
+        return MLW_EFORMAT;
+    const struct sval *dv = store_cell(c, i, C_DATE);
+    const char *name = cell_text(a, store_cell(c, i, C_NAME));
+    const char *value = cell_text(a, store_cell(c, i, C_VALUE));
+    const char *bad_date = "not a date";
+    char shown[64];
+    out->status = "insufficient";
+    if (is_blank(value))
+        out->reason = "Missing test_value";
+    else if (is_blank(name))
+        out->reason = "Missing test_name";
+    else if (dv->type == SV_NULL || (sv_as_text(dv) && is_blank(sv_as_text(dv))))
+        out->reason = "Missing test_date";
+    else if (!sv_as_text(dv) || mlw_date_parse(dv->s, dv->n, &out->day, &bad_date)) {
+        pipeline_describe(dv, shown, sizeof shown);
+        snprintf(why, sizeof why, "invalid test_date '%s': %s", shown, bad_date);
+        out->status = "failed";
+        out->reason = arena_strdup(a, why);
+    } else if (strlen(name) > NAME_MAX_BYTES) {
+        snprintf(why, sizeof why, "test_name is %zu bytes long (at most %d)", strlen(name),
+                 NAME_MAX_BYTES);
+        out->status = "failed";
+        out->reason = arena_strdup(a, why);
+    }
+    if (out->reason)
+        return MLW_OK;
+    out->status = "categorized";
+    char *collapsed = collapse(a, name);
+    const char *context = cell_text(a, store_cell(c, i, C_CAT));
+    if (!collapsed)
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    struct decision d;
+    int rc = decide(st, cat, a, collapsed, context, &d, err);
+    if (rc)
+        return rc;
+    out->name = d.name;
+    out->code = d.code;
+    out->loinc = d.loinc;
+    out->category = d.category;
+    return MLW_OK;
+}
+
+int labs_job_recompute(struct store *st, int64_t user, mlw_day day, struct arena *a,
+                       struct mlw_err *err)
+{
+    char now[MLW_TS_LEN];
+    mlw_utc_now_text(now);
+    int y, m, d;
+    mlw_civil_from_days(day, &y, &m, &d);
+    int rc = recompute_day(st, user, day, now, a, err);
+    if (rc == MLW_OK)
+        rc = recompute_period(st, L_MONTHLY, user, mlw_month_start(day), now, a, err);
+    if (rc == MLW_OK)
+        rc = recompute_period(st, L_QUARTERLY, user, mlw_days_from_civil(y, ((m - 1) / 3) * 3 + 1, 1),
+                              now, a, err);
+    if (rc == MLW_OK)
+        rc = recompute_period(st, L_YEARLY, user, mlw_days_from_civil(y, 1, 1), now, a, err);
     return rc;
 }

@@ -34,4 +34,29 @@ int labs_available(struct store *st);
  * *synced: 1 when it did work; *requeued: raw rows returned to pending. */
 int labs_catalog_sync(struct store *st, int *synced, int64_t *requeued, struct mlw_err *err);
 
+/* ---- operator tools (src/ops/recompute.c, verify.c) ---- */
+
+/* The batch row layout of the lab pipeline: "SELECT " labs_job_row_cols
+ * labs_job_row_from " WHERE ..." (raw table r, categorized copy c); columns
+ * may be appended after these. */
+struct arena;
+extern const char labs_job_row_cols[];
+extern const char labs_job_row_from[];
+
+/* What the pipeline would make of one raw row (same checks, same decision).
+ * Strings live in the arena (or are static). */
+struct labs_job_expect {
+    const char *status;   /* categorized | insufficient | failed */
+    const char *reason;   /* failure_reason; NULL when categorized */
+    int32_t day;          /* test_date (mlw_day) when categorized */
+    const char *name, *code, *loinc, *category; /* the decision when categorized */
+};
+int labs_job_expect_row(struct store *st, const struct store_rows *c, size_t i, struct arena *a,
+                        struct labs_job_expect *out, struct mlw_err *err);
+
+/* Recompute one user's daily rows of day and its month, quarter and year
+ * from the categorized rows (inside the caller's transaction). */
+int labs_job_recompute(struct store *st, int64_t user, int32_t day, struct arena *a,
+                       struct mlw_err *err);
+
 #endif

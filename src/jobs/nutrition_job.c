@@ -32,10 +32,9 @@
 /* Batch rows: id, user_id, meal_date, aggregated_date, then the 27 nutrients. */
 enum { C_ID, C_USER, C_DATE, C_COUNTED, C_NUTR };
 
+#define ROW_COLS "id, user_id, meal_date, aggregated_date" NUTRIENTS(COL)
 #define SELECT_HEAD                                                                  \
-    "SELECT id, user_id, meal_date, aggregated_date" NUTRIENTS(COL)                     \
-    " FROM nutrition_raw_data r"                                                           \
-    " WHERE r.aggregation_status='pending'"
+    "SELECT " ROW_COLS " FROM nutrition_raw_data r WHERE r.aggregation_status='pending'"
 #define SELECT_TAIL " ORDER BY r.created_at, r.id LIMIT ?"
 
 /* aggregated_date remembers the day a row was counted under, so that a row
@@ -240,6 +239,27 @@ static int recompute_period(struct store *st, int64_t user, mlw_day first, int m
     return store_exec(st, monthly ? SQL_MONTHLY_UPSERT : SQL_WEEKLY_UPSERT, p, np, NULL, err);
 }
 
+/* Validate one batch row: 0, or -1 with why (a bad date or nutrient). */
+static int check_item(const struct store_rows *c, size_t i, mlw_day *day, char *why,
+                      size_t why_len)
+{
+    char shown[64];
+    const struct sval *dv = store_cell(c, i, C_DATE);
+    const char *reason = "not a date";
+    if (!sv_as_text(dv) || mlw_date_parse(dv->s, dv->n, day, &reason)) {
+        pipeline_describe(dv, shown, sizeof shown);
+        snprintf(why, why_len, "invalid meal_date '%s': %s", shown, reason);
+        return -1;
+    }
+    if (mlw_week_start(*day) + 6 > MLW_DAY_MAX) {
+        snprintf(why, why_len, "meal_date is too late: its week would end after 9999-12-31");
+        return -1;
+    }
+    double nutr[NUTR_COUNT];
+    read_nutrients(c, i, C_NUTR, nutr);
+    return nutrition_validate(nutr, why, why_len) != 0 ? -1 : 0;
+}
+
 struct ok_row {
     mlw_day day;
     int64_t id;
@@ -269,23 +289,9 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     for (size_t k = 0; k < g->n; k++) {
         size_t i = g->rows[k];
-        char why[256] = "", shown[64];
-        const struct sval *dv = store_cell(c, i, C_DATE);
-        const char *reason = "not a date";
+        char why[256] = "";
         mlw_day day = 0;
-        int bad = 0;
-        if (!sv_as_text(dv) || mlw_date_parse(dv->s, dv->n, &day, &reason)) {
-            pipeline_describe(dv, shown, sizeof shown);
-            snprintf(why, sizeof why, "invalid meal_date '%s': %s", shown, reason);
-            bad = 1;
-        } else if (mlw_week_start(day) + 6 > MLW_DAY_MAX) {
-            snprintf(why, sizeof why, "meal_date is too late: its week would end after 9999-12-31");
-            bad = 1;
-        } else {
-            double nutr[NUTR_COUNT];
-            read_nutrients(c, i, C_NUTR, nutr);
-            bad = nutrition_validate(nutr, why, sizeof why) != 0;
-        }
+        int bad = check_item(c, i, &day, why, sizeof why);
         int64_t id = sv_as_int(store_cell(c, i, C_ID));
         if (bad) {
             struct sval p[6] = {sv_text("failed"), sv_text(why), sv_text(now), sv_null(),
@@ -345,3 +351,30 @@ const struct domain_ops nutrition_domain = {
     .select_user_sql = SELECT_HEAD " AND r.user_id=?" SELECT_TAIL,
     .process_group = nutrition_group,
 };
+
+/* ---- operator tools (src/ops/): the same steps, one at a time ---------------- */
+
+const char nutrition_job_row_cols[] = ROW_COLS;
+
+int nutrition_job_check_row(const struct store_rows *c, size_t i, mlw_day *day, double *nutr,
+                            char *why, size_t why_len)
+{
+    *day = 0;
+    if (check_item(c, i, day, why, why_len))
+        return -1;
+    read_nutrients(c, i, C_NUTR, nutr);
+    return 0;
+}
+
+int nutrition_job_recompute(struct store *st, int64_t user, mlw_day day, struct arena *a,
+                            struct mlw_err *err)
+{
+    char now[MLW_TS_LEN];
+    mlw_utc_now_text(now);
+    int rc = recompute_day(st, user, day, now, a, err);
+    if (rc == MLW_OK)
+        rc = recompute_period(st, user, mlw_week_start(day), 0, now, a, err);
+    if (rc == MLW_OK)
+        rc = recompute_period(st, user, mlw_month_start(day), 1, now, a, err);
+    return rc;
+}

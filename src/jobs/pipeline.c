@@ -343,3 +343,61 @@ int pipeline_pending(struct store *st, enum domain d, const struct pipeline_opts
     store_rows_free(&r);
     return MLW_OK;
 }
+
+/* ---- operator tools ------------------------------------------------------------ */
+
+int pipeline_lock_user(struct store *st, enum domain d, int64_t user, struct mlw_err *err)
+{
+    return lock_user(st, domain_of(d), user, err);
+}
+
+int pipeline_reprocess(struct store *st, enum domain d, int64_t user, const int64_t *ids,
+                       size_t n, struct pipeline_stats *stats, int64_t *processed,
+                       struct mlw_err *err)
+{
+    const struct domain_ops *ops = domain_of(d);
+    const char *col = status_col(ops);
+    char sql[4096], now[MLW_TS_LEN];
+    int rc = MLW_OK;
+    *processed = 0;
+    mlw_utc_now_text(now);
+    if (n) {
+        struct sval *v = malloc(n * sizeof *v);
+        if (!v)
+            return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            v[i] = sv_int(ids[i]);
+        snprintf(sql, sizeof sql,
+                 "UPDATE %s SET %s='pending', updated_at=? WHERE user_id=? AND %s<>'pending'"
+                 " AND id IN",
+                 ops->table, col, col);
+        struct sval fixed[2] = {sv_text(now), sv_int(user)};
+        rc = store_exec_in(st, sql, fixed, 2, v, n, err);
+        free(v);
+        if (rc)
+            return rc;
+    }
+    snprintf(sql, sizeof sql, "%s%s", ops->select_user_sql,
+             st->dialect == DB_POSTGRES ? " FOR UPDATE OF r SKIP LOCKED" : "");
+    struct sval p[2] = {sv_int(user), sv_int((int64_t)n + 10000)};
+    struct store_rows rows = {0};
+    if ((rc = store_query(st, sql, p, 2, &rows, err)))
+        return rc;
+    struct arena a;
+    arena_init(&a, 256 * 1024);
+    struct group *groups = NULL;
+    size_t ng = 0;
+    if (rows.nrows && make_groups(&rows, &a, &groups, &ng))
+        rc = mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    for (size_t gi = 0; gi < ng && rc == MLW_OK; gi++) {
+        rc = ops->process_group(st, &rows, &groups[gi], &a, stats, err);
+        if (rc == MLW_OK) {
+            stats->groups++;
+            stats->claimed += (int64_t)groups[gi].n;
+            *processed += (int64_t)groups[gi].n;
+        }
+    }
+    arena_free(&a);
+    store_rows_free(&rows);
+    return rc;
+}

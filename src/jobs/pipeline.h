@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/timeutil.h"
 #include "store/store.h"
 
 struct pipeline_opts {
@@ -58,5 +59,51 @@ int pipeline_run_batch(struct store *st, enum domain d, const struct pipeline_op
 /* How many rows of a domain are pending? (idle checks, logs) */
 int pipeline_pending(struct store *st, enum domain d, const struct pipeline_opts *opts,
                      int64_t *count, struct mlw_err *err);
+
+/* ---- operator tools (src/ops/: recompute, verify) ----------------------------
+ * The pipeline's steps one at a time, inside the caller's transaction. */
+
+struct arena;
+
+/* Take the per-(domain, user) bucket lock the batches take (PostgreSQL
+ * pg_advisory_xact_lock; nothing on SQLite, whose write transaction is the
+ * lock). Held until the transaction ends. */
+int pipeline_lock_user(struct store *st, enum domain d, int64_t user, struct mlw_err *err);
+
+/* Return the listed raw rows of user (any status) to pending, then process
+ * every pending row of that user as one batch group would (categorize,
+ * mark, recompute the touched buckets). Rows another worker holds are
+ * skipped (PostgreSQL) and stay pending for it. Caller: transaction open,
+ * pipeline_lock_user taken. *processed gets the rows processed. */
+int pipeline_reprocess(struct store *st, enum domain d, int64_t user, const int64_t *ids,
+                       size_t n, struct pipeline_stats *stats, int64_t *processed,
+                       struct mlw_err *err);
+
+/* Batch row layouts ("SELECT " cols from " WHERE ..."; raw table r,
+ * categorized copy c); callers may append columns after these. */
+extern const char vitals_job_row_cols[];
+extern const char vitals_job_row_from[];
+extern const char nutrition_job_row_cols[]; /* FROM nutrition_raw_data r */
+
+/* Validate and normalise one vitals batch row as the pipeline does:
+ * 0, or -1 with why. */
+int vitals_job_check_row(const struct store_rows *c, size_t i, mlw_ts *start, mlw_ts *end,
+                         double *value, const char **unit, char *why, size_t why_len);
+/* vitals_mappings in seed order, and the LOINC code of a metric (first
+ * match, as the pipeline). */
+int vitals_job_load_mappings(struct store *st, struct store_rows *map, struct mlw_err *err);
+const char *vitals_job_loinc(const struct store_rows *map, const char *metric);
+/* Recompute one user's hourly and daily rows of (metric, day) from the
+ * categorized samples, then that day's week and month. */
+int vitals_job_recompute(struct store *st, int64_t user, const char *metric, mlw_day day,
+                         struct arena *a, struct mlw_err *err);
+
+/* Validate one nutrition batch row: 0 with its day and 27 nutrients, or -1
+ * with why. */
+int nutrition_job_check_row(const struct store_rows *c, size_t i, mlw_day *day, double *nutr,
+                            char *why, size_t why_len);
+/* Recompute one user's daily row of day from its rows, then its week and month. */
+int nutrition_job_recompute(struct store *st, int64_t user, mlw_day day, struct arena *a,
+                            struct mlw_err *err);
 
 #endif

@@ -25,12 +25,13 @@
 enum { C_ID, C_USER, C_START, C_METRIC, C_VALUE, C_UNIT, C_END, C_SOURCE, C_DEVICE, C_NOTES,
        C_CONFIDENCE, C_CREATED, C_OLD_START, C_OLD_METRIC };
 
-#define SELECT_HEAD                                                                        \
-    "SELECT r.id, r.user_id, r.start_date, r.metric_type, r.value, r.unit, r.end_date,"   \
+#define ROW_COLS                                                                           \
+    "r.id, r.user_id, r.start_date, r.metric_type, r.value, r.unit, r.end_date,"           \
     " r.data_source, r.source_device, r.notes, r.confidence_score, r.created_at,"           \
-    " c.start_date, c.metric_type FROM vitals_raw_data r"                                   \
-    " LEFT JOIN vitals_raw_categorized c ON c.raw_id = r.id"                                \
-    " WHERE r.aggregation_status='pending'"
+    " c.start_date, c.metric_type"
+#define ROW_FROM                                                                           \
+    " FROM vitals_raw_data r LEFT JOIN vitals_raw_categorized c ON c.raw_id = r.id"
+#define SELECT_HEAD "SELECT " ROW_COLS ROW_FROM " WHERE r.aggregation_status='pending'"
 #define SELECT_TAIL " ORDER BY r.created_at, r.id LIMIT ?"
 
 static const char SQL_CAT_DELETE[] = "DELETE FROM vitals_raw_categorized WHERE raw_id=?";
@@ -573,3 +574,37 @@ const struct domain_ops vitals_domain = {
     .select_user_sql = SELECT_HEAD " AND r.user_id=?" SELECT_TAIL,
     .process_group = vitals_group,
 };
+
+/* ---- operator tools (src/ops/): the same steps, one at a time ---------------- */
+
+const char vitals_job_row_cols[] = ROW_COLS;
+const char vitals_job_row_from[] = ROW_FROM;
+
+int vitals_job_check_row(const struct store_rows *c, size_t i, mlw_ts *start, mlw_ts *end,
+                         double *value, const char **unit, char *why, size_t why_len)
+{
+    return check_row(c, i, start, end, value, unit, why, why_len);
+}
+
+int vitals_job_load_mappings(struct store *st, struct store_rows *map, struct mlw_err *err)
+{
+    return store_query(st, SQL_MAPPINGS, NULL, 0, map, err);
+}
+
+const char *vitals_job_loinc(const struct store_rows *map, const char *metric)
+{
+    return loinc_lookup_uncached(map, metric);
+}
+
+int vitals_job_recompute(struct store *st, int64_t user, const char *metric, mlw_day day,
+                         struct arena *a, struct mlw_err *err)
+{
+    char now[MLW_TS_LEN];
+    mlw_utc_now_text(now);
+    int rc = recompute_day(st, user, metric, day, 1, now, a, err);
+    if (rc == MLW_OK)
+        rc = recompute_period(st, user, metric, mlw_week_start(day), 0, now, a, err);
+    if (rc == MLW_OK)
+        rc = recompute_period(st, user, metric, mlw_month_start(day), 1, now, a, err);
+    return rc;
+}
