@@ -30,12 +30,14 @@ static const struct command COMMANDS[] = {
     {"demo", cmd_demo, "seed a fresh embedded database with sample data, process it, summarize", 0},
     {"send", cmd_send, "send a job message to the SQS queue (producer; --help lists the jobs)", 0},
     {"queue", cmd_queue, "SQS queue depth (visible, in flight, delayed) or URL", 0},
+    {"dlq", cmd_dlq, "dead letters: `dlq list` shows them, `dlq redrive` moves them back", 0},
     {"healthcheck", cmd_healthcheck, "exit 0 if the running worker's /healthz answers 200", 0},
     {"tokenize", cmd_tokenize, "BERT WordPiece tokenization of stdin lines (--vocab FILE)", 1},
     {"embed-ids", cmd_embed_ids, "BERT sentence embeddings of token-id lines (--model DIR)", 1},
     {"embed", cmd_embed, "BERT sentence embeddings of texts (--model DIR [--dtype D] TEXT...)", 1},
     {"loinc", cmd_loinc, "LOINC vector index: build from Loinc.csv, search candidates", 1},
     {"labs", cmd_labs, "lab test names: `labs categorize NAME...` shows the catalog's decision", 0},
+    {"report", cmd_report, "one user's aggregates as a self-contained HTML file (--user ID --out F)", 0},
     {"version", cmd_version, "print the version", 0},
 };
 

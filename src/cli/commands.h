@@ -16,7 +16,9 @@ int cmd_demo(int argc, char **argv);
 int cmd_labs(int argc, char **argv);
 int cmd_send(int argc, char **argv);   /* src/cli/cmd_send.c: mlworker send JOB ... */
 int cmd_queue(int argc, char **argv);  /* src/cli/cmd_send.c: mlworker queue depth|url */
+int cmd_dlq(int argc, char **argv);    /* src/cli/cmd_dlq.c: mlworker dlq list|redrive */
 int cmd_healthcheck(int argc, char **argv); /* asks the running worker's /healthz */
+int cmd_report(int argc, char **argv); /* src/cli/cmd_report.c: one user's HTML report */
 
 /* Shared by commands: config problems, one line each, then exit 1. */
 void cli_print_problems(const char *problems);

@@ -102,6 +102,14 @@ static int get_id(const cJSON *obj, const char *key, int64_t *out, struct mlw_er
     return mlw_err_set(err, MLW_EFORMAT, "%s is not a non-negative integer", key);
 }
 
+int consumer_check_body_size(size_t body_len, struct mlw_err *err)
+{
+    if (body_len <= CONSUMER_MAX_BODY_BYTES)
+        return MLW_OK;
+    return mlw_err_set(err, MLW_EFORMAT, "body of %zu bytes is over the %d-byte limit", body_len,
+                       CONSUMER_MAX_BODY_BYTES);
+}
+
 int consumer_parse_job(const char *body, struct consumer_job *job, struct mlw_err *err)
 {
     memset(job, 0, sizeof *job);
@@ -345,6 +353,16 @@ static enum outcome handle_message(struct worker *w, size_t mi)
 {
     const struct sqs_message *m = &w->batch.items[mi];
     log_info(E_CYCLE " Processing message %s", m->message_id);
+    struct mlw_err serr = {0};
+    if (consumer_check_body_size(strlen(m->body), &serr) != MLW_OK) {
+        /* Not parsed: one line with the id and the size, never the content. */
+        log_info("   Job Type: unknown");
+        jobmetrics_received(m->message_id, "unknown");
+        log_error("Oversize message %s (receive count %d): %s; not processed, left for the "
+                  "queue's redrive policy",
+                  m->message_id, m->receive_count, serr.msg);
+        return OUT_LEAVE;
+    }
     if (!m->md5_ok) {
         log_info("   Job Type: unknown");
         jobmetrics_received(m->message_id, "unknown");

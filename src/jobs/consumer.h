@@ -31,6 +31,7 @@
 #ifndef MLW_CONSUMER_H
 #define MLW_CONSUMER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/config.h"
@@ -65,6 +66,19 @@ int consumer_run(const struct config *cfg, struct store *st, struct consumer_sta
 void consumer_log_stats(const struct consumer_stats *s);
 
 /* ---- message parsing (pure; exposed for the unit tests) ---- */
+
+/* The largest message body processed: the queue's MaximumMessageSize
+ * (deploy/terraform: 262144 B, the original's). SQS now accepts up to
+ * 1 MiB and a database queue takes any size, but trigger bodies are under
+ * 1 KiB: a larger one is not parsed, stays in the queue and reaches the
+ * DLQ (dead letters) through the redrive policy. */
+#define CONSUMER_MAX_BODY_BYTES 262144
+
+/*
+ * Is this body processable by size? Returns MLW_OK, or MLW_EFORMAT with
+ * err naming the size and the limit (never the content).
+ */
+int consumer_check_body_size(size_t body_len, struct mlw_err *err);
 
 enum consumer_job_type {
     JOB_UNKNOWN,

@@ -4,6 +4,7 @@
  */
 #include "queue/queue.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,4 +272,85 @@ struct sqs_client *queue_sqs_client(struct queue *q)
 struct dbqueue *queue_dbqueue(struct queue *q)
 {
     return q->kind == QUEUE_KIND_DB ? q->backend : NULL;
+}
+
+/* ---- dead letters ---- */
+
+int queue_parse_redrive_policy(const char *json, struct queue_redrive_policy *out,
+                               struct mlw_err *err)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *j = cJSON_Parse(json ? json : "");
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return mlw_err_set(err, MLW_EFORMAT, "RedrivePolicy is not a JSON object");
+    }
+    const cJSON *arn = cJSON_GetObjectItemCaseSensitive(j, "deadLetterTargetArn");
+    const cJSON *mrc = cJSON_GetObjectItemCaseSensitive(j, "maxReceiveCount");
+    if (cJSON_IsNumber(mrc) && mrc->valuedouble >= 1 && mrc->valuedouble <= 1000)
+        out->max_receive_count = (int)mrc->valuedouble;
+    else if (cJSON_IsString(mrc)) {
+        char *end;
+        long v = strtol(mrc->valuestring, &end, 10);
+        out->max_receive_count = *end == '\0' && v >= 1 && v <= 1000 ? (int)v : 0;
+    }
+    /* arn:aws[-partition]:sqs:REGION:ACCOUNT:NAME */
+    const char *f[6] = {0};
+    size_t len[6] = {0};
+    int nf = 0;
+    if (cJSON_IsString(arn)) {
+        const char *p = arn->valuestring;
+        while (nf < 6) {
+            const char *c = nf < 5 ? strchr(p, ':') : p + strlen(p);
+            if (!c)
+                break;
+            f[nf] = p;
+            len[nf++] = (size_t)(c - p);
+            if (!*c)
+                break;
+            p = c + 1;
+        }
+    }
+    int rc = MLW_OK;
+    if (!cJSON_IsString(arn))
+        rc = mlw_err_set(err, MLW_EFORMAT, "RedrivePolicy has no deadLetterTargetArn");
+    else if (nf != 6 || len[0] != 3 || strncmp(f[0], "arn", 3) || len[2] != 3 ||
+             strncmp(f[2], "sqs", 3) || len[4] == 0 || len[5] == 0 ||
+             len[3] >= sizeof out->dlq_region || len[4] >= sizeof out->dlq_account ||
+             len[5] >= sizeof out->dlq_name)
+        rc = mlw_err_set(err, MLW_EFORMAT, "deadLetterTargetArn '%.120s' is not an SQS queue ARN",
+                         arn->valuestring);
+    else {
+        memcpy(out->dlq_region, f[3], len[3]);
+        memcpy(out->dlq_account, f[4], len[4]);
+        memcpy(out->dlq_name, f[5], len[5]);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+int queue_dead_letter_url(struct queue *q, char **url, struct queue_redrive_policy *policy,
+                          struct mlw_err *err)
+{
+    *url = NULL;
+    if (q->kind != QUEUE_KIND_SQS)
+        return mlw_err_set(err, MLW_EINVAL, "a database queue keeps its dead letters in its own "
+                                            "table (no separate DLQ)");
+    const char *names[] = {"RedrivePolicy"};
+    char **v = NULL;
+    int rc = sqs_get_attributes(q->backend, names, 1, &v, err);
+    if (rc != MLW_OK)
+        return rc;
+    struct queue_redrive_policy pol;
+    if (!v[0])
+        rc = mlw_err_set(err, MLW_ENOTFOUND, "the queue has no RedrivePolicy (no dead-letter "
+                                             "queue configured)");
+    else
+        rc = queue_parse_redrive_policy(v[0], &pol, err);
+    sqs_strings_free(v, 1);
+    if (rc == MLW_OK)
+        rc = sqs_get_queue_url(q->backend, pol.dlq_name, pol.dlq_account, url, err);
+    if (rc == MLW_OK && policy)
+        *policy = pol;
+    return rc;
 }

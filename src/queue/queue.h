@@ -122,6 +122,36 @@ int queue_send_batch(struct queue *q, struct sqs_send_entry *entries, size_t n,
                      struct mlw_err *err);
 int queue_depth(struct queue *q, struct queue_depth *out, struct mlw_err *err);
 
+/* ---- dead letters (mlworker dlq, src/cli/cmd_dlq.c) ---- */
+
+/* Where an SQS queue's redrive policy sends its dead letters. */
+struct queue_redrive_policy {
+    char dlq_account[32];  /* account id from deadLetterTargetArn */
+    char dlq_region[32];   /* region from deadLetterTargetArn */
+    char dlq_name[96];     /* queue name from deadLetterTargetArn */
+    int max_receive_count; /* maxReceiveCount (0 if absent) */
+};
+
+/*
+ * Parse a RedrivePolicy attribute value, e.g.
+ * {"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:q-dlq","maxReceiveCount":"3"}
+ * (maxReceiveCount may be a string or a number). Pure. Returns MLW_OK or
+ * MLW_EFORMAT (not JSON, no ARN, not an SQS ARN).
+ */
+int queue_parse_redrive_policy(const char *json, struct queue_redrive_policy *out,
+                               struct mlw_err *err);
+
+/*
+ * The URL of SQS queue q's dead-letter queue, derived from its
+ * RedrivePolicy (GetQueueAttributes, then GetQueueUrl for the ARN's name
+ * and account at the same endpoint). *url is malloc'd (caller frees);
+ * policy (may be NULL) gets the parsed policy. MLW_ENOTFOUND when the
+ * queue has no redrive policy; MLW_EINVAL for a database queue (its dead
+ * letters stay in its own table: dbqueue_list_dead / dbqueue_redrive).
+ */
+int queue_dead_letter_url(struct queue *q, char **url, struct queue_redrive_policy *policy,
+                          struct mlw_err *err);
+
 /* The SQS client under q, or NULL for a database queue (for SQS-only
  * calls such as GetQueueUrl). */
 struct sqs_client *queue_sqs_client(struct queue *q);

@@ -759,6 +759,20 @@ void sqs_messages_free(struct sqs_messages *m)
     m->n = 0;
 }
 
+/* A system attribute holding epoch milliseconds (a decimal string); 0 when
+ * absent or malformed. */
+static long long epoch_ms_attr(const cJSON *sa, const char *name)
+{
+    const cJSON *v = sa ? cJSON_GetObjectItemCaseSensitive(sa, name) : NULL;
+    if (cJSON_IsNumber(v))
+        return v->valuedouble > 0 && v->valuedouble < 1e15 ? (long long)v->valuedouble : 0;
+    if (!cJSON_IsString(v))
+        return 0;
+    char *end;
+    long long t = strtoll(v->valuestring, &end, 10);
+    return *end == '\0' && t > 0 && t < 1000000000000000LL ? t : 0;
+}
+
 int sqs_parse_message(const cJSON *jm, struct sqs_message *x, struct mlw_err *err)
 {
     x->message_id = dup_item(jm, "MessageId");
@@ -783,6 +797,8 @@ int sqs_parse_message(const cJSON *jm, struct sqs_message *x, struct mlw_err *er
     }
     else if (cJSON_IsNumber(rcnt))
         x->receive_count = rcnt->valueint;
+    x->sent_ms = epoch_ms_attr(sa, "SentTimestamp");
+    x->first_receive_ms = epoch_ms_attr(sa, "ApproximateFirstReceiveTimestamp");
     const cJSON *ma = cJSON_GetObjectItemCaseSensitive(jm, "MessageAttributes");
     size_t na = cJSON_IsObject(ma) ? (size_t)cJSON_GetArraySize(ma) : 0;
     if (na > 0) {

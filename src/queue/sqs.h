@@ -68,6 +68,8 @@ struct sqs_message {
     char md5_of_attrs[SQS_MD5_HEX]; /* "" when no attributes */
     int md5_ok;                     /* 1: body and attribute MD5s verified */
     int receive_count;              /* ApproximateReceiveCount, 0 if absent */
+    long long sent_ms;              /* SentTimestamp (epoch ms), 0 if absent */
+    long long first_receive_ms;     /* ApproximateFirstReceiveTimestamp, 0 if absent */
     struct sqs_attr *attrs;         /* MessageAttributes */
     size_t n_attrs;
 };
