@@ -11,7 +11,9 @@
 #include "http/health.h"
 #include "jobs/both.h"
 #include "jobs/consumer.h"
+#include "jobs/labs_job.h"
 #include "jobs/runner.h"
+#include "ml/mlctx.h"
 #include "store/store.h"
 
 static const char *env(const char *name) { return getenv(name); }
@@ -113,6 +115,35 @@ int cmd_run(int argc, char **argv)
     log_info("Version %s, database %s%s", MLW_VERSION, cfg.db.display,
              applied ? " (schema migrated)" : "");
     log_info("LOINC mapping %s", cfg.loinc_enabled ? "requested (LOINC_ENABLED=1)" : "disabled");
+    if (cfg.loinc_enabled) {
+        /* The model and index load once here, before the worker threads, and
+         * are shared by them; a missing or mismatched file stops the start. */
+        struct mlctx_opts mo = {.enabled = 1,
+                                .model_dir = cfg.model_dir,
+                                .index_path = cfg.loinc_index,
+                                .min_score = cfg.loinc_min_score,
+                                .category_min_score = cfg.category_min_score,
+                                .llm_min_score = cfg.llm_min_score,
+                                .llm = {cfg.llm_url, cfg.openai_api_key, cfg.llm_model,
+                                        cfg.llm_timeout}};
+        struct mlctx *ml = NULL;
+        const struct labcat *cat = NULL;
+        double t0 = mlw_monotonic();
+        if (mlctx_configure(&mo, &err) != MLW_OK || !(cat = labs_catalog(&err)) ||
+            mlctx_acquire(cat, &ml, &err) != MLW_OK) {
+            fprintf(stderr, "mlworker: cannot start the ML engine (LOINC_ENABLED=1): %s\n", err.msg);
+            health_stop(hs);
+            store_close(st);
+            config_free(&cfg);
+            return 1;
+        }
+        log_info("LOINC mapping: model %s, index %s loaded in %.1f s; accept at score >= %.2f, "
+                 "category fallback at cosine >= %.2f; LLM reranker %s%s%s",
+                 cfg.model_dir, cfg.loinc_index, mlw_monotonic() - t0, cfg.loinc_min_score,
+                 cfg.category_min_score, cfg.llm_url ? "on, model " : "off",
+                 cfg.llm_url ? cfg.llm_model : "", cfg.llm_url && !cfg.openai_api_key
+                                                        ? " (no OPENAI_API_KEY)" : "");
+    }
 
     if (cfg.mode != MODE_AGGREGATION) {
         /* sqs: the consumer logs its own shutdown lines and stats block. */

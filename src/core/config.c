@@ -59,6 +59,24 @@ static const struct opt g_opts[] = {
     {"AWS_REGION", OPT_STRING, F(aws_region), "us-east-1", 0, 0, NULL, "AWS region for SQS"},
     {"LOINC_ENABLED", OPT_BOOL, F(loinc_enabled), "0", 0, 1, NULL,
      "exactly 1 enables LOINC mapping with the ML model"},
+    {"ML_WORKER_MODEL_DIR", OPT_STRING, F(model_dir), NULL, 0, 0, NULL,
+     "Hugging Face BERT model directory (required with LOINC_ENABLED=1)"},
+    {"ML_WORKER_LOINC_INDEX", OPT_STRING, F(loinc_index), NULL, 0, 0, NULL,
+     "LOINC vector index from `mlworker loinc build` (required with LOINC_ENABLED=1)"},
+    {"ML_WORKER_LOINC_MIN_SCORE", OPT_DOUBLE, F(loinc_min_score), "0.85", 0, 1, NULL,
+     "combined score a LOINC candidate needs to be accepted (else UNKNOWN + review)"},
+    {"ML_WORKER_CATEGORY_MIN_SCORE", OPT_DOUBLE, F(category_min_score), "0.95", 0, 1, NULL,
+     "cosine to the nearest catalog test that moves a name out of Others"},
+    {"ML_WORKER_LLM_URL", OPT_STRING, F(llm_url), NULL, 0, 0, NULL,
+     "OpenAI-compatible API base for the optional LOINC reranker (unset: off)"},
+    {"OPENAI_API_KEY", OPT_STRING, F(openai_api_key), NULL, 0, 0, NULL,
+     "API key for ML_WORKER_LLM_URL (secret: never logged)"},
+    {"LAB_AGGREGATION_AGENT_MODEL", OPT_STRING, F(llm_model), "o4-mini", 0, 0, NULL,
+     "chat model asked by the LOINC reranker"},
+    {"ML_WORKER_LLM_TIMEOUT", OPT_DOUBLE, F(llm_timeout), "10", 0.1, 600, NULL,
+     "seconds one reranker call may take (then the embedding decision stands)"},
+    {"ML_WORKER_LLM_MIN_SCORE", OPT_DOUBLE, F(llm_min_score), "0.5", 0, 1, NULL,
+     "combined score the reranker's pick needs to be accepted"},
     {"ML_WORKER_HTTP_ADDR", OPT_STRING, F(http_addr), "127.0.0.1:9090", 0, 0, NULL,
      "HOST:PORT of /healthz /readyz /metrics (0.0.0.0:PORT: every interface; off: none)"},
     {"ML_WORKER_HEALTH_DEADLINE", OPT_INT, F(health_deadline), "300", 1, 86400, NULL,
@@ -335,6 +353,9 @@ int config_load(struct config *cfg, const char *(*getenv_fn)(const char *), char
         if (!ok)
             problem(&p, "ML_WORKER_NOTIFY_CHANNEL must be an identifier (letters, digits, _)");
     }
+    if (cfg->loinc_enabled && (cfg->model_dir == NULL || cfg->loinc_index == NULL))
+        problem(&p, "LOINC_ENABLED=1 needs ML_WORKER_MODEL_DIR and ML_WORKER_LOINC_INDEX "
+                    "(the model directory and the index `mlworker loinc build` wrote)");
     if (p.count == 0 && cfg->mode != MODE_AGGREGATION && cfg->sqs_queue_url == NULL)
         problem(&p, "ML_WORKER_SQS_QUEUE_URL is required when ML_WORKER_MODE=%s",
                 config_mode_name(cfg->mode));
@@ -347,6 +368,11 @@ void config_free(struct config *cfg)
     free(cfg->sqs_queue_url);
     free(cfg->aws_region);
     free(cfg->http_addr);
+    free(cfg->model_dir);
+    free(cfg->loinc_index);
+    free(cfg->llm_url);
+    free(cfg->openai_api_key);
+    free(cfg->llm_model);
     config_db_free(&cfg->db);
     memset(cfg, 0, sizeof *cfg);
 }

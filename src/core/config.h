@@ -44,6 +44,15 @@ struct config {
     int shutdown_timeout;       /* ML_WORKER_SHUTDOWN_TIMEOUT, seconds from SIGTERM to exit */
     char *aws_region;           /* AWS_REGION */
     int loinc_enabled;          /* LOINC_ENABLED == "1" */
+    char *model_dir;            /* ML_WORKER_MODEL_DIR */
+    char *loinc_index;          /* ML_WORKER_LOINC_INDEX */
+    double loinc_min_score;     /* ML_WORKER_LOINC_MIN_SCORE */
+    double category_min_score;  /* ML_WORKER_CATEGORY_MIN_SCORE */
+    char *llm_url;              /* ML_WORKER_LLM_URL (NULL: reranker off) */
+    char *openai_api_key;       /* OPENAI_API_KEY: secret, never logged or shown */
+    char *llm_model;            /* LAB_AGGREGATION_AGENT_MODEL */
+    double llm_timeout;         /* ML_WORKER_LLM_TIMEOUT, seconds */
+    double llm_min_score;       /* ML_WORKER_LLM_MIN_SCORE */
 
     char *http_addr;            /* ML_WORKER_HTTP_ADDR (NULL: endpoints off) */
     int health_deadline;        /* ML_WORKER_HEALTH_DEADLINE, seconds */

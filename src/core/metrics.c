@@ -614,6 +614,12 @@ static const struct metric_def k_defs[METRICS_ID_COUNT] = {
                             "Start time of the process since unix epoch in seconds."},
     [METRICS_BUILD_INFO] = {"mlworker_build_info", METRICS_GAUGE, NULL, NULL, 0,
                             "Always 1; labels give the version and the run mode."},
+    [METRICS_LAB_ML] = {"mlworker_lab_ml_decisions_total", METRICS_COUNTER, "result", NULL, 0,
+                        "Lab names the catalog left unresolved, by ML result: loinc_embedding, "
+                        "loinc_llm, loinc_review, category_embedding, category_loinc."},
+    [METRICS_LLM_CALLS] = {"mlworker_llm_rerank_calls_total", METRICS_COUNTER, "outcome", NULL,
+                           0, "LOINC reranker calls by outcome: picked, no_match, rejected, "
+                           "error, timeout (all but picked keep the embedding decision)."},
 };
 
 static _Atomic(struct metrics *) g_proc;

@@ -127,6 +127,8 @@ enum metrics_id {
     METRICS_CPU_SECONDS,      /* counter: process_cpu_seconds_total (set at scrape) */
     METRICS_START_TIME,       /* gauge: process_start_time_seconds */
     METRICS_BUILD_INFO,       /* gauge {version, mode}: always 1 */
+    METRICS_LAB_ML,           /* counter {result}: ML decisions on unresolved lab names */
+    METRICS_LLM_CALLS,        /* counter {outcome}: LOINC reranker calls */
     METRICS_ID_COUNT
 };
 

@@ -27,6 +27,7 @@
 
 #include "domain/labs.h"
 #include "jobs/pipeline_int.h"
+#include "ml/mlctx.h"
 
 #define NAME_MAX_BYTES 255
 
@@ -35,11 +36,32 @@ enum { C_ID, C_USER, C_NAME, C_CAT, C_VALUE, C_UNIT, C_RANGE, C_STATUS, C_DATE, 
        C_OLD_DATE, C_LAB, C_ADDRESS, C_PHYSICIAN, C_REPORT_DATE, C_NOTES, C_METHOD, C_DOC,
        C_CONFIDENCE, C_RAW_TEXT };
 
+/* Text columns read capped (pipeline_int.h): over-long rows fail, and a
+ * batch stays small whatever the table holds. */
 #define ROW_COLS                                                                            \
-    "r.id, r.user_id, r.test_name, r.test_category, r.test_value, r.test_unit,"               \
-    " r.reference_range, r.test_status, r.test_date, r.created_at, c.test_date,"             \
-    " r.lab_name, r.lab_address, r.ordering_physician, r.report_date, r.test_notes,"         \
-    " r.test_methodology, r.extracted_from_document_id, r.confidence_score, r.raw_text"
+    "r.id, r.user_id, " PIPELINE_CAP_NAME("r.test_name") ", "                                \
+    PIPELINE_CAP_NAME("r.test_category") ", " PIPELINE_CAP_NAME("r.test_value") ", "         \
+    PIPELINE_CAP_NAME("r.test_unit") ", " PIPELINE_CAP_NAME("r.reference_range") ", "        \
+    PIPELINE_CAP_NAME("r.test_status") ", r.test_date, r.created_at, c.test_date, "          \
+    PIPELINE_CAP_NAME("r.lab_name") ", " PIPELINE_CAP_TEXT("r.lab_address") ", "             \
+    PIPELINE_CAP_NAME("r.ordering_physician") ", r.report_date, "                           \
+    PIPELINE_CAP_TEXT("r.test_notes") ", " PIPELINE_CAP_TEXT("r.test_methodology")          \
+    ", r.extracted_from_document_id, r.confidence_score, " PIPELINE_CAP_TEXT("r.raw_text")
+
+/* test_name has its own, tighter limit (NAME_MAX_BYTES). */
+static const struct pipeline_text_col TEXT_COLS[] = {
+    {C_CAT, "test_category", PIPELINE_MAX_NAME_CHARS},
+    {C_VALUE, "test_value", PIPELINE_MAX_NAME_CHARS},
+    {C_UNIT, "test_unit", PIPELINE_MAX_NAME_CHARS},
+    {C_RANGE, "reference_range", PIPELINE_MAX_NAME_CHARS},
+    {C_STATUS, "test_status", PIPELINE_MAX_NAME_CHARS},
+    {C_LAB, "lab_name", PIPELINE_MAX_NAME_CHARS},
+    {C_ADDRESS, "lab_address", PIPELINE_MAX_TEXT_CHARS},
+    {C_PHYSICIAN, "ordering_physician", PIPELINE_MAX_NAME_CHARS},
+    {C_NOTES, "test_notes", PIPELINE_MAX_TEXT_CHARS},
+    {C_METHOD, "test_methodology", PIPELINE_MAX_TEXT_CHARS},
+    {C_RAW_TEXT, "raw_text", PIPELINE_MAX_TEXT_CHARS}};
+#define N_TEXT_COLS (sizeof TEXT_COLS / sizeof TEXT_COLS[0])
 #define ROW_FROM " FROM lab_reports r LEFT JOIN lab_report_categorized c ON c.id = r.id"
 #define SELECT_HEAD "SELECT " ROW_COLS ROW_FROM " WHERE r.categorization_status='pending'"
 #define SELECT_TAIL " ORDER BY r.created_at, r.id LIMIT ?"
@@ -54,9 +76,9 @@ static const char SQL_CAT_UPSERT[] =
     " lab_address, ordering_physician, test_date, report_date, test_notes, test_methodology,"
     " extracted_from_document_id, confidence_score, raw_text, inferred_test_category,"
     " aggregation_status, created_at, updated_at, match_kind, match_score, match_reason,"
-    " catalog_version)"
+    " catalog_version, loinc_source, loinc_score, needs_review, category_source, category_score)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?,"
-    " ?, ?)"
+    " ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (id) DO UPDATE SET user_id=excluded.user_id, test_name=excluded.test_name,"
     " test_code=excluded.test_code, loinc_code=excluded.loinc_code,"
     " test_category=excluded.test_category, test_value=excluded.test_value,"
@@ -71,7 +93,9 @@ static const char SQL_CAT_UPSERT[] =
     " aggregation_status=excluded.aggregation_status, created_at=excluded.created_at,"
     " updated_at=excluded.updated_at, match_kind=excluded.match_kind,"
     " match_score=excluded.match_score, match_reason=excluded.match_reason,"
-    " catalog_version=excluded.catalog_version";
+    " catalog_version=excluded.catalog_version, loinc_source=excluded.loinc_source,"
+    " loinc_score=excluded.loinc_score, needs_review=excluded.needs_review,"
+    " category_source=excluded.category_source, category_score=excluded.category_score";
 /* A name's mappings, looked up by its ASCII-lowercased form. SQLite's lower()
  * maps ASCII letters only; PostgreSQL's follows the collation's locale
  * (E-acute -> e-acute) except under "C", where it is ASCII-only too (and the
@@ -148,6 +172,12 @@ struct decision {
     const char *reason;
     int manual;           /* an operator's mapping decided */
     int mapped;           /* lab_test_mappings already has a non-automatic row for the name */
+    const char *specimen; /* what the matcher read from the name / context, or NULL */
+    /* provenance (lab_report_categorized columns of migration 004) */
+    const char *loinc_source;    /* catalog | manual | embedding | llm | NULL */
+    const char *category_source; /* catalog | manual | loinc | embedding | NULL (Others) */
+    int has_loinc_score, has_category_score, needs_review;
+    double loinc_score, category_score;
 };
 
 /* Whitespace collapsed and trimmed (the lab agent does this at insert; the
@@ -221,6 +251,8 @@ static int decide(struct store *st, const struct labcat *cat, struct arena *a, c
             d->code = arena_strdup(a, code && *code ? code : derived);
             d->kind = "manual";
             d->score = 1.0;
+            d->loinc_source = strcmp(d->loinc, LABCAT_LOINC_UNKNOWN) ? "manual" : NULL;
+            d->category_source = "manual";
             d->reason = arena_strdup(a, "manual: an operator's lab_test_mappings row names this test");
             if (!d->category || !d->name || !d->loinc || !d->code || !d->reason) {
                 store_rows_free(&r);
@@ -238,9 +270,12 @@ static int decide(struct store *st, const struct labcat *cat, struct arena *a, c
     d->category = m.category;
     d->loinc = m.loinc;
     d->reason = arena_strdup(a, m.why);
+    d->specimen = m.specimen != LABCAT_SPEC_NONE ? labcat_specimen_name(m.specimen) : NULL;
     if (m.kind != LABCAT_NONE) {
         d->name = m.canonical;
         d->code = m.code;
+        d->loinc_source = strcmp(m.loinc, LABCAT_LOINC_UNKNOWN) ? "catalog" : NULL;
+        d->category_source = "catalog";
     } else {
         char derived[256];
         labcat_derive_code(name, strlen(name), derived, sizeof derived);
@@ -544,6 +579,50 @@ static const char *cell_text(struct arena *a, const struct sval *v)
     }
 }
 
+/*
+ * LOINC_ENABLED=1: a name the catalog left unresolved (Others, UNKNOWN) goes
+ * to the ML engine (ml/mlctx.h) for a LOINC code and a category. The
+ * catalog's and an operator's decisions are never changed. A load or
+ * encoder error is returned: the batch rolls back and its rows stay pending.
+ */
+static int ml_refine(const struct labcat *cat, struct arena *a, const char *name,
+                     const char *context, const char *unit, struct decision *d,
+                     struct mlw_err *err)
+{
+    if (d->manual || strcmp(d->kind, "none") != 0)
+        return MLW_OK;
+    struct mlctx *m = NULL;
+    int rc = mlctx_acquire(cat, &m, err);
+    if (rc || m == NULL)
+        return rc;
+    struct mlctx_query q = {name, d->specimen, unit, context};
+    struct mlctx_decision md;
+    if ((rc = mlctx_decide(m, &q, &md, err)))
+        return rc;
+    d->has_loinc_score = md.has_candidates;
+    d->loinc_score = md.loinc_score;
+    d->needs_review = md.needs_review;
+    if (md.loinc[0]) {
+        d->loinc = arena_strdup(a, md.loinc);
+        d->loinc_source = md.loinc_source;
+    }
+    if (md.category) {
+        d->category = md.category;
+        d->category_source = md.category_source;
+    }
+    if (md.category_source || md.category_score != 0.0) {
+        d->has_category_score = 1;
+        d->category_score = md.category_score;
+    }
+    size_t n = strlen(d->reason) + strlen(md.why) + 4;
+    char *why = arena_alloc(a, n);
+    if (!d->loinc || !why)
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    snprintf(why, n, "%s; %s", d->reason, md.why);
+    d->reason = why;
+    return MLW_OK;
+}
+
 static int categorize_row(struct store *st, const struct labcat *cat, const struct store_rows *c,
                           size_t i, mlw_day day, const char *version, const char *now,
                           struct arena *a, struct mlw_err *err)
@@ -555,13 +634,15 @@ static int categorize_row(struct store *st, const struct labcat *cat, const stru
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     struct decision d;
     int rc = decide(st, cat, a, name, context, &d, err);
+    if (rc == MLW_OK)
+        rc = ml_refine(cat, a, name, context, cell_text(a, store_cell(c, i, C_UNIT)), &d, err);
     if (rc)
         return rc;
     char date[MLW_DATE_LEN];
     mlw_date_format(day, date);
     /* the raw row's own columns are copied as they are */
     const struct sval *created = store_cell(c, i, C_CREATED);
-    struct sval p[27] = {sv_int(id),
+    struct sval p[32] = {sv_int(id),
                          *store_cell(c, i, C_USER),
                          sv_text(d.name),
                          sv_text(d.code),
@@ -587,8 +668,13 @@ static int categorize_row(struct store *st, const struct labcat *cat, const stru
                          sv_text(d.kind),
                          sv_real(d.score),
                          sv_text(d.reason),
-                         sv_text(version)};
-    if ((rc = store_exec(st, SQL_CAT_UPSERT, p, 27, NULL, err)))
+                         sv_text(version),
+                         sv_text(d.loinc_source),
+                         d.has_loinc_score ? sv_real(d.loinc_score) : sv_null(),
+                         sv_int(d.needs_review),
+                         sv_text(d.category_source),
+                         d.has_category_score ? sv_real(d.category_score) : sv_null()};
+    if ((rc = store_exec(st, SQL_CAT_UPSERT, p, 32, NULL, err)))
         return rc;
     if (d.manual || d.mapped)
         return MLW_OK;
@@ -598,10 +684,11 @@ static int categorize_row(struct store *st, const struct labcat *cat, const stru
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     snprintf(desc, sizeof desc, "mlworker catalog %s: %s", version, d.reason);
     int known = strcmp(d.kind, "none") != 0;
+    /* the mapping keeps the catalog's decision: an ML category is per row */
     struct sval m[14] = {sv_text(key),
                          sv_text(name),
                          sv_text(d.code),
-                         sv_text(d.category),
+                         sv_text(known ? d.category : LABCAT_OTHERS),
                          sv_text(context && *context ? context : NULL),
                          sv_text(desc),
                          known && strcmp(d.loinc, LABCAT_LOINC_UNKNOWN) ? sv_text(d.loinc) : sv_null(),
@@ -654,6 +741,9 @@ static int labs_group(struct store *st, const struct store_rows *c, const struct
         } else if (strlen(name) > NAME_MAX_BYTES) {
             snprintf(why, sizeof why, "test_name is %zu bytes long (at most %d)", strlen(name),
                      NAME_MAX_BYTES);
+            status = "failed";
+            reason = why;
+        } else if (pipeline_check_text(c, i, TEXT_COLS, N_TEXT_COLS, why, sizeof why)) {
             status = "failed";
             reason = why;
         }
@@ -962,6 +1052,9 @@ int labs_job_expect_row(struct store *st, const struct store_rows *c, size_t i, 
     } else if (strlen(name) > NAME_MAX_BYTES) {
         snprintf(why, sizeof why, "test_name is %zu bytes long (at most %d)", strlen(name),
                  NAME_MAX_BYTES);
+        out->status = "failed";
+        out->reason = arena_strdup(a, why);
+    } else if (pipeline_check_text(c, i, TEXT_COLS, N_TEXT_COLS, why, sizeof why)) {
         out->status = "failed";
         out->reason = arena_strdup(a, why);
     }
