@@ -8,6 +8,7 @@
 #include "ml/bert.h"
 #include "ml/loinc.h"
 #include "ml/tokenizer.h"
+#include "ml/weights.h"
 
 struct command {
     const char *name;
@@ -36,6 +37,7 @@ static const struct command COMMANDS[] = {
     {"embed-ids", cmd_embed_ids, "BERT sentence embeddings of token-id lines (--model DIR)", 1},
     {"embed", cmd_embed, "BERT sentence embeddings of texts (--model DIR [--dtype D] TEXT...)", 1},
     {"loinc", cmd_loinc, "LOINC vector index: build from Loinc.csv, search candidates", 1},
+    {"model", cmd_model, "model directory: info, or convert pytorch_model.bin to safetensors", 1},
     {"labs", cmd_labs, "lab test names: `labs categorize NAME...` shows the catalog's decision", 0},
     {"report", cmd_report, "one user's aggregates as a self-contained HTML file (--user ID --out F)", 0},
     {"version", cmd_version, "print the version", 0},

@@ -39,6 +39,7 @@
 #include "ml/gelu.h"
 #include "ml/qgemm.h"
 #include "ml/safetensors.h"
+#include "ml/weights.h"
 
 /*
 ** Element-wise loops are written over blocks of 16 with a constant trip count
@@ -526,21 +527,8 @@ int bert_load(const char *dir, const struct bert_opts *opts, struct bert_model *
         goto fail;
     }
 
-    char path[MODEL_CONFIG_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/model.safetensors", c->dir);
-    if (access(path, F_OK) != 0) {
-        char bin[MODEL_CONFIG_PATH_MAX + 64];
-        snprintf(bin, sizeof bin, "%s/pytorch_model.bin", c->dir);
-        if (access(bin, F_OK) == 0)
-            rc = mlw_err_set(err, MLW_EUNSUPPORTED,
-                             "%s: missing; only %s is there, and the PyTorch pickle format is "
-                             "not supported yet (convert it to safetensors)", path, bin);
-        else
-            rc = mlw_err_set(err, MLW_ENOTFOUND, "%s: missing (no weights in %s)", path,
-                             c->dir);
-        goto fail;
-    }
-    rc = safetensors_open(path, &m->st, err);
+    /* model.safetensors, else pytorch_model.bin (weights.h) */
+    rc = weights_open(c->dir, &m->st, err);
     if (rc != MLW_OK)
         goto fail;
     m->layers = calloc((size_t)m->n_layers, sizeof *m->layers);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
+#include "ml/weights.h"
+
 #define EMBED_SAMPLES 64
 #define EMBED_SAMPLE_BYTES 4096
 #define EMBED_SMALL_FILE_MAX (16u << 20) /* config files and vocab.txt hashed whole */
@@ -55,11 +57,14 @@ static int embed_hash_file(EVP_MD_CTX *ctx, const char *dir, const char *name)
     return rc;
 }
 
-/* Hash the safetensors header and EMBED_SAMPLES evenly spaced samples of it. */
+/* Hash the weight file's first bytes (the safetensors header) and EMBED_SAMPLES
+ * evenly spaced samples of it; the file is model.safetensors, else
+ * pytorch_model.bin (weights.h). */
 static int embed_hash_weights(EVP_MD_CTX *ctx, const char *dir)
 {
     char path[MODEL_CONFIG_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (weights_path(dir, path, sizeof path, NULL) != MLW_OK)
+        return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;

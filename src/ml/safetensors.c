@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -383,6 +384,7 @@ int safetensors_parse(const void *buf, size_t len, const char *label, struct saf
     free(json);
     if (rc != MLW_OK)
         goto fail;
+    st->format = "safetensors";
     return MLW_OK;
 fail:
     safetensors_close(st);
@@ -437,6 +439,7 @@ void safetensors_close(struct safetensors *st)
         free(st->tensors[i].name);
     free(st->tensors);
     free(st->path);
+    free(st->heap);
     if (st->map)
         munmap(st->map, st->map_len);
     memset(st, 0, sizeof *st);
@@ -498,4 +501,157 @@ int safetensors_get_float(const struct safetensors *st, const char *name, int nd
     }
     *out = t;
     return MLW_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                   */
+
+struct st_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+static void st_buf_add(struct st_buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (np == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void st_buf_fmt(struct st_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void st_buf_fmt(struct st_buf *b, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        b->oom = 1;
+        return;
+    }
+    st_buf_add(b, tmp, (size_t)n);
+}
+
+/* A JSON string literal: quotes, backslashes and control bytes escaped. */
+static void st_buf_json_str(struct st_buf *b, const char *s)
+{
+    st_buf_add(b, "\"", 1);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\') {
+            char e[2] = {'\\', (char)*c};
+            st_buf_add(b, e, 2);
+        } else if (*c < 0x20) {
+            st_buf_fmt(b, "\\u%04x", *c);
+        } else {
+            st_buf_add(b, (const char *)c, 1);
+        }
+    }
+    st_buf_add(b, "\"", 1);
+}
+
+static int st_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n > (1u << 30) ? (1u << 30) : n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int safetensors_write(const struct safetensors *st, const char *path,
+                      safetensors_progress_fn progress, void *arg, struct mlw_err *err)
+{
+    struct st_buf h = {0};
+    uint64_t off = 0;
+    static const char meta[] = "{\"__metadata__\":{\"format\":\"pt\"}";
+    st_buf_add(&h, meta, sizeof meta - 1);
+    for (size_t i = 0; i < st->n_tensors; i++) {
+        const struct safetensors_tensor *t = &st->tensors[i];
+        st_buf_add(&h, ",", 1);
+        st_buf_json_str(&h, t->name);
+        st_buf_fmt(&h, ":{\"dtype\":\"%s\",\"shape\":[", safetensors_dtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++)
+            st_buf_fmt(&h, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+        st_buf_fmt(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+                   (unsigned long long)(off + t->nbytes));
+        off += t->nbytes;
+    }
+    st_buf_add(&h, "}", 1);
+    while (!h.oom && (8 + h.len) % 8 != 0)
+        st_buf_add(&h, " ", 1);
+    if (h.oom) {
+        free(h.p);
+        return mlw_err_set(err, MLW_ENOMEM, "%s: out of memory building the header", path);
+    }
+
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (tmp == NULL) {
+        free(h.p);
+        return mlw_err_set(err, MLW_ENOMEM, "%s: out of memory", path);
+    }
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(h.p);
+        free(tmp);
+        return mlw_err_set(err, MLW_EIO, "%s: cannot create a temporary file: %s", path,
+                           strerror(e));
+    }
+    int rc = MLW_OK;
+    uint8_t len8[8];
+    uint64_t hl = h.len;
+    for (int i = 0; i < 8; i++)
+        len8[i] = (uint8_t)(hl >> (8 * i));
+    if (fchmod(fd, 0644) != 0 || st_write_all(fd, len8, 8) != 0 ||
+        st_write_all(fd, h.p, h.len) != 0)
+        rc = mlw_err_set(err, MLW_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    uint64_t done = 0;
+    for (size_t i = 0; rc == MLW_OK && i < st->n_tensors; i++) {
+        const struct safetensors_tensor *t = &st->tensors[i];
+        if (st_write_all(fd, t->data, t->nbytes) != 0) {
+            rc = mlw_err_set(err, MLW_EIO, "%s: write failed: %s", tmp, strerror(errno));
+            break;
+        }
+        done += t->nbytes;
+        if (progress)
+            progress(arg, done, off);
+    }
+    if (rc == MLW_OK && fsync(fd) != 0)
+        rc = mlw_err_set(err, MLW_EIO, "%s: fsync failed: %s", tmp, strerror(errno));
+    if (close(fd) != 0 && rc == MLW_OK)
+        rc = mlw_err_set(err, MLW_EIO, "%s: close failed: %s", tmp, strerror(errno));
+    if (rc == MLW_OK && rename(tmp, path) != 0)
+        rc = mlw_err_set(err, MLW_EIO, "%s: cannot rename %s into place: %s", path, tmp,
+                         strerror(errno));
+    if (rc != MLW_OK)
+        unlink(tmp);
+    free(tmp);
+    free(h.p);
+    return rc;
 }

@@ -67,6 +67,9 @@ struct safetensors {
     size_t data_len;
     struct safetensors_tensor *tensors; /* sorted by name */
     size_t n_tensors;
+    const char *format;             /* static: "safetensors", "pytorch-zip", "pytorch-legacy" */
+    void *heap;                     /* contiguous copies a loader made (torchbin.c: strided
+                                       tensors), freed by safetensors_close(); or NULL */
 };
 
 /*
@@ -89,6 +92,21 @@ int safetensors_parse(const void *buf, size_t len, const char *label,
 
 /* Release what open/parse allocated and unmap. Safe on a zeroed struct. */
 void safetensors_close(struct safetensors *st);
+
+/* Called by safetensors_write() after each tensor: bytes written so far of total. */
+typedef void (*safetensors_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/*
+** Write every tensor of st (any source: a safetensors or a PyTorch file) to
+** a new safetensors file at `path`, atomically: into a temporary file in the
+** same directory, fsync, then rename over `path`. Tensors are laid out in
+** name order with no gaps; the header is the JSON object with
+** "__metadata__": {"format": "pt"}, padded with spaces so the data starts
+** at a multiple of 8 bytes. progress may be NULL. Returns MLW_OK, or MLW_EIO
+** (nothing is left at path, the temporary file is removed), MLW_ENOMEM.
+*/
+int safetensors_write(const struct safetensors *st, const char *path,
+                      safetensors_progress_fn progress, void *arg, struct mlw_err *err);
 
 /* The tensor called `name`, or NULL. O(log n). */
 const struct safetensors_tensor *safetensors_find(const struct safetensors *st,
