@@ -595,7 +595,12 @@ static int ml_refine(const struct labcat *cat, struct arena *a, const char *name
     int rc = mlctx_acquire(cat, &m, err);
     if (rc || m == NULL)
         return rc;
-    struct mlctx_query q = {name, d->specimen, unit, context};
+    /* a specimen the name states is already in its words (lexical
+     * evidence); only one learnt from the report section adds to them */
+    char norm[2 * LABCAT_MAX_NAME];
+    enum labcat_specimen own = LABCAT_SPEC_NONE;
+    labcat_normalize(name, strlen(name), norm, sizeof norm, &own);
+    struct mlctx_query q = {name, own == LABCAT_SPEC_NONE ? d->specimen : NULL, unit, context};
     struct mlctx_decision md;
     if ((rc = mlctx_decide(m, &q, &md, err)))
         return rc;

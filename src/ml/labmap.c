@@ -81,26 +81,39 @@ static int lm_has(const struct lm_words *s, const char *w)
     return 0;
 }
 
-double labmap_lexical(const char *name, const char *loinc_name)
+/* Lexical overlap and whether the two word sets are equal. */
+static double lm_lexical(const char *name, const char *loinc_name, int *same)
 {
     struct lm_words q, all, main;
     lm_split(name, 0, &q);
     lm_split(loinc_name, 0, &all);
     lm_split(loinc_name, 1, &main);
+    *same = 0;
     if (q.n == 0 || all.n == 0)
         return 0.0;
     int hit = 0;
     for (int i = 0; i < q.n; i++)
         hit += lm_has(&all, q.w[i]);
     double qcov = (double)hit / q.n;
-    double ccov = 0.0;
-    if (main.n > 0) {
-        int h2 = 0;
-        for (int i = 0; i < main.n; i++)
-            h2 += lm_has(&q, main.w[i]);
-        ccov = (double)h2 / main.n;
+    /* the term's words found in the name; words only inside [...] (the
+     * property: Mass/volume, Moles/volume) weigh half */
+    double got = 0.0, total = 0.0;
+    int all_hit = 0;
+    for (int i = 0; i < all.n; i++) {
+        double wt = lm_has(&main, all.w[i]) ? 1.0 : 0.5;
+        int h = lm_has(&q, all.w[i]);
+        total += wt;
+        got += h ? wt : 0.0;
+        all_hit += h;
     }
-    return 0.7 * qcov + 0.3 * ccov;
+    *same = hit == q.n && all_hit == all.n;
+    return 0.7 * qcov + 0.3 * (got / total);
+}
+
+double labmap_lexical(const char *name, const char *loinc_name)
+{
+    int same;
+    return lm_lexical(name, loinc_name, &same);
 }
 
 void labmap_params_default(struct labmap_params *p)
@@ -128,11 +141,31 @@ const char *labmap_specimen_words(const char *s)
     return NULL; /* unstated, swab (too many LOINC systems), unknown */
 }
 
+/* loinc_specimen_match() for each '+'-separated part of a SYSTEM. */
+static int lm_specimen_agrees(const char *system, const char *specimen)
+{
+    char part[128];
+    const char *p = system;
+    for (;;) {
+        const char *e = strchr(p, '+');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n >= sizeof part)
+            n = sizeof part - 1;
+        memcpy(part, p, n);
+        part[n] = '\0';
+        if (loinc_specimen_match(part, specimen))
+            return 1;
+        if (e == NULL)
+            return 0;
+        p = e + 1;
+    }
+}
+
 static void lm_score(const struct labmap_query *q, const struct labmap_candidate *c,
                      const struct labmap_params *p, size_t i, struct labmap_scored *s)
 {
     s->cand = i;
-    s->lex = labmap_lexical(q->name, c->name);
+    s->lex = lm_lexical(q->name, c->name, &s->exact);
     s->specimen = 0;
     s->unit = 0;
     double cos = c->cosine > 0.0f ? (double)c->cosine : 0.0;
@@ -141,7 +174,7 @@ static void lm_score(const struct labmap_query *q, const struct labmap_candidate
     double v = p->w_cos * cos + p->w_lex * s->lex;
     /* "XXX" (specimen to be specified elsewhere) says nothing either way */
     if (q->specimen && q->specimen[0] && c->system[0] && strcmp(c->system, "XXX") != 0) {
-        s->specimen = loinc_specimen_match(c->system, q->specimen) ? 1 : -1;
+        s->specimen = lm_specimen_agrees(c->system, q->specimen) ? 1 : -1;
         v += s->specimen > 0 ? p->spec_bonus : -p->spec_penalty;
     }
     if (q->unit && q->unit[0]) {
@@ -152,6 +185,7 @@ static void lm_score(const struct labmap_query *q, const struct labmap_candidate
             v += fits ? p->unit_bonus : -p->unit_penalty;
         }
     }
+    s->raw = v;
     s->score = v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v;
 }
 
@@ -159,8 +193,8 @@ static void lm_score(const struct labmap_query *q, const struct labmap_candidate
 static int lm_before(const struct labmap_scored *a, const struct labmap_scored *b,
                      const struct labmap_candidate *c)
 {
-    if (a->score != b->score)
-        return a->score > b->score;
+    if (a->raw != b->raw)
+        return a->raw > b->raw;
     if (c[a->cand].cosine != c[b->cand].cosine)
         return c[a->cand].cosine > c[b->cand].cosine;
     int k = strcmp(c[a->cand].code, c[b->cand].code);
@@ -204,9 +238,12 @@ int labmap_rank(const struct labmap_query *q, const struct labmap_candidate *c, 
     const struct labmap_candidate *bc = &c[b->cand];
     res->best = (long)b->cand;
     res->score = b->score;
-    res->margin = n > 1 ? b->score - ranked[1].score : b->score;
+    res->margin = n > 1 ? b->raw - ranked[1].raw : b->score;
     int ok_score = b->score >= p->min_score;
-    int ok_margin = res->margin >= p->min_margin;
+    /* the name is the term's long common name, word for word, and the
+     * runner-up's is not: no closer call is possible */
+    int exact = b->exact && (n == 1 || !ranked[1].exact);
+    int ok_margin = res->margin >= p->min_margin || exact;
     res->accepted = ok_score && ok_margin;
     char runner[120] = "";
     if (n > 1)

@@ -16,17 +16,22 @@
  *           + unit       (+unit_bonus if the row's unit fits the term's
  *                         PROPERTY or example unit, -unit_penalty if it is a
  *                         recognised unit of another kind, 0 otherwise)
- *   clamped to [0, 1].
+ *   clamped to [0, 1] for the threshold and the stored score (ranking and
+ *   the margin use the unclamped sum, so two candidates that both reach 1
+ *   are still told apart by their evidence).
+ *
+ *   A SYSTEM of several specimens ("Urine+Ser/Plas") agrees when one does.
  *
  *   lex = 0.7 * (share of the name's words found in the term's long common
- *               name) + 0.3 * (share of the term's words outside "[...]"
- *               found in the name); words are ASCII-lower-cased runs of
+ *               name) + 0.3 * (share of the term's words found in the name,
+ *               words only inside "[...]" weighing half); words are ASCII-lower-cased runs of
  *               letters and digits, without "in", "by", "or", "and", "of",
  *               "the", "on", "for", "from", "with", "at", "to", "per".
  *
  * The best candidate (ties: higher cosine, then the smaller code) is
  * accepted when its score >= min_score AND it leads the runner-up by at
- * least min_margin. Otherwise nothing is accepted: LOINC stays unknown and
+ * least min_margin (waived when the name has exactly the best term's words
+ * and the runner-up's words differ). Otherwise nothing is accepted: LOINC stays unknown and
  * the row is flagged for review. Ambiguity is never resolved by guessing.
  */
 #ifndef MLW_ML_LABMAP_H
@@ -67,8 +72,10 @@ struct labmap_query {
 /* A candidate's evidence. */
 struct labmap_scored {
     size_t cand;             /* index into the candidates */
-    double score;            /* combined */
+    double score;            /* combined, clamped to [0, 1] */
+    double raw;              /* combined before clamping: ranking and margin use it */
     double lex;              /* lexical overlap, 0..1 */
+    int exact;               /* the name has exactly the term's words */
     int specimen;            /* 1 agrees, -1 disagrees, 0 no evidence */
     int unit;                /* 1 fits, -1 does not, 0 no evidence */
 };

@@ -33,11 +33,17 @@ static void test_lexical(void **state)
     assert_true(labmap_lexical("Glucose [Mass/volume] in Serum or Plasma",
                                "Glucose [Mass/volume] in Serum or Plasma") > 0.999);
     /* case, punctuation and stop words do not matter */
-    assert_true(labmap_lexical("GLUCOSE, SERUM/PLASMA", "Glucose [Mass/volume] in Serum or Plasma")
-                > 0.999);
-    /* half the name's words found */
+    assert_true(labmap_lexical("GLUCOSE, SERUM or PLASMA", "glucose in serum/plasma") > 0.999);
+    /* every word of the name found; the term's property words (half weight) not:
+     * 0.7 + 0.3 * 3 / 4 */
+    double g = labmap_lexical("GLUCOSE, SERUM/PLASMA", "Glucose [Mass/volume] in Serum or Plasma");
+    assert_true(g > 0.9249 && g < 0.9251);
+    /* half the name's words found; the term's: glucose, urine (1 each), mass, volume (1/2) */
     double h = labmap_lexical("glucose xyzzy", "Glucose [Mass/volume] in Urine");
-    assert_true(h > 0.35 + 0.149 && h < 0.35 + 0.151);  /* 0.7 * 1/2 + 0.3 * 1/2 */
+    assert_true(h > 0.35 + 0.0999 && h < 0.35 + 0.1001);  /* 0.7 * 1/2 + 0.3 * 1/3 */
+    /* the property words tell Mass/mass from Moles/mass */
+    assert_true(labmap_lexical("Potassium [Mass/mass] in Hair", "Potassium [Mass/mass] in Hair") >
+                labmap_lexical("Potassium [Mass/mass] in Hair", "Potassium [Moles/mass] in Hair"));
     assert_true(labmap_lexical("qqq zzz", "Glucose [Mass/volume] in Urine") == 0.0);
     assert_true(labmap_lexical("", "Glucose") == 0.0);
     assert_true(labmap_lexical("in or by", "Glucose") == 0.0);  /* only stop words */
@@ -59,6 +65,32 @@ static void test_exact_name_accepted(void **state)
     assert_non_null(strstr(res.why, "accepted 2350-7"));
     for (size_t i = 1; i < NGLU; i++)
         assert_true(r[i - 1].score >= r[i].score);
+    /* a sibling term with one more word: the lead is under the margin, but
+     * the name is the best term word for word and the sibling's is not */
+    struct labmap_candidate sib[2] = {
+        {"19126-2", "Bacteria identified in Bone marrow by Aerobe culture", "Prid", "Marrow", "",
+         0.90f},
+        {"75359-0", "Bacteria identified in Bone marrow by Aerobe culture and sterility", "Prid",
+         "Marrow", "", 0.93f}};
+    struct labmap_query sq = {"Bacteria identified in Bone marrow by Aerobe culture", NULL, NULL};
+    assert_int_equal(labmap_rank(&sq, sib, 2, &p, NULL, &res), 1);
+    assert_string_equal(sib[res.best].code, "19126-2");
+    assert_true(res.margin < p.min_margin);
+    /* both scores reach the clamp: the unclamped sum still orders them */
+    struct labmap_candidate hi[NGLU];
+    memcpy(hi, GLU, sizeof hi);
+    for (size_t i = 0; i < NGLU; i++)
+        hi[i].cosine = 0.99f;
+    struct labmap_query uq = {"Glucose [Mass/volume] in Urine", "urine", "mg/dL"};
+    assert_int_equal(labmap_rank(&uq, hi, NGLU, &p, r, &res), 1);
+    assert_string_equal(hi[res.best].code, "2350-7");
+    assert_true(res.score <= 1.0 && r[0].raw > 1.0);
+    /* a SYSTEM of two specimens agrees when one of them does */
+    struct labmap_candidate both = {"2703-7", "Potassium renal clearance", "VRat", "Urine+Ser/Plas",
+                                    "", 0.9f};
+    struct labmap_query bq = {"Potassium clearance", "urine", NULL};
+    labmap_rank(&bq, &both, 1, &p, r, &res);
+    assert_int_equal(r[0].specimen, 1);
 }
 
 static void test_specimen_and_unit(void **state)
