@@ -33,8 +33,13 @@
 enum { C_ID, C_USER, C_DATE, C_COUNTED, C_NUTR };
 
 #define ROW_COLS "id, user_id, meal_date, aggregated_date" NUTRIENTS(COL)
+/* The pipeline's own select adds the lengths of the text the day
+ * recomputation reads (C_LEN_MEAL, C_LEN_SOURCE): longer than
+ * PIPELINE_MAX_NAME_CHARS makes the row 'failed'. */
+enum { C_LEN_MEAL = C_NUTR + NUTR_COUNT, C_LEN_SOURCE };
 #define SELECT_HEAD                                                                  \
-    "SELECT " ROW_COLS " FROM nutrition_raw_data r WHERE r.aggregation_status='pending'"
+    "SELECT " ROW_COLS ", length(r.meal_type), length(r.data_source)"                  \
+    " FROM nutrition_raw_data r WHERE r.aggregation_status='pending'"
 #define SELECT_TAIL " ORDER BY r.created_at, r.id LIMIT ?"
 
 /* aggregated_date remembers the day a row was counted under, so that a row
@@ -48,7 +53,8 @@ static const char SQL_FINISH_OK[] =
     " updated_at=?, aggregated_at=?, aggregated_date=? WHERE id IN";
 
 static const char SQL_DAY_ITEMS[] =
-    "SELECT id, meal_type, data_source, created_at" NUTRIENTS(COL)
+    "SELECT id, " PIPELINE_CAP_NAME("meal_type") ", " PIPELINE_CAP_NAME("data_source")
+    ", created_at" NUTRIENTS(COL)
     " FROM nutrition_raw_data WHERE user_id=? AND meal_date=? AND aggregation_status<>'failed'";
 
 static const char SQL_DAILY_UPSERT[] =
@@ -260,6 +266,24 @@ static int check_item(const struct store_rows *c, size_t i, mlw_day *day, char *
     return nutrition_validate(nutr, why, why_len) != 0 ? -1 : 0;
 }
 
+/* Text lengths of a pipeline batch row (C_LEN_*): 0, or -1 with why. */
+static int check_text_lengths(const struct store_rows *c, size_t i, char *why, size_t why_len)
+{
+    static const struct {
+        int col;
+        const char *name;
+    } cols[] = {{C_LEN_MEAL, "meal_type"}, {C_LEN_SOURCE, "data_source"}};
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+        const struct sval *v = store_cell(c, i, cols[k].col);
+        if (v->type == SV_INT && v->i > PIPELINE_MAX_NAME_CHARS) {
+            snprintf(why, why_len, "%s is longer than %d characters", cols[k].name,
+                     PIPELINE_MAX_NAME_CHARS);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 struct ok_row {
     mlw_day day;
     int64_t id;
@@ -291,7 +315,8 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
         size_t i = g->rows[k];
         char why[256] = "";
         mlw_day day = 0;
-        int bad = check_item(c, i, &day, why, sizeof why);
+        int bad = check_item(c, i, &day, why, sizeof why) ||
+                  (c->ncols > C_LEN_SOURCE && check_text_lengths(c, i, why, sizeof why));
         int64_t id = sv_as_int(store_cell(c, i, C_ID));
         if (bad) {
             struct sval p[6] = {sv_text("failed"), sv_text(why), sv_text(now), sv_null(),

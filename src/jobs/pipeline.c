@@ -92,6 +92,31 @@ void pipeline_describe(const struct sval *v, char *out, size_t cap)
     out[o] = '\0';
 }
 
+/* Characters of UTF-8 text (bytes that do not continue a sequence). */
+static size_t utf8_chars(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return k;
+}
+
+int pipeline_check_text(const struct store_rows *c, size_t i, const struct pipeline_text_col *cols,
+                        size_t n, char *why, size_t why_len)
+{
+    for (size_t k = 0; k < n; k++) {
+        const struct sval *v = store_cell(c, i, cols[k].col);
+        if (v->type != SV_TEXT || v->n <= cols[k].max_chars)
+            continue;
+        if (utf8_chars(v->s, v->n) > cols[k].max_chars) {
+            snprintf(why, why_len, "%s is longer than %zu characters", cols[k].name,
+                     cols[k].max_chars);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Legacy rows: the original worker marks rows 'processing' (updated_at =
  * UTC now) and may die before finishing them. Give them back after the
  * claim timeout. It also knows a 'queued' status that means pending; fold

@@ -61,6 +61,37 @@ int pipeline_delete_stale(struct store *st, const char *select_sql, const char *
                           struct mlw_err *err);
 int pipeline_cmp_str(const void *a, const void *b); /* for qsort of char* arrays */
 
+/*
+ * Limits on the text read from the raw tables, in characters. A raw row
+ * with a longer value is 'failed' with a reason naming the column; the
+ * batch queries read at most limit + 1 characters of each such column
+ * (PIPELINE_CAP_*), so one batch holds at most batch_size rows of bounded
+ * size whatever the table holds.
+ *   names: metric types, units, sources, devices, test names and values,
+ *          categories, lab names, meal types          1024
+ *   text:  notes, addresses, methodologies, raw lab text  16384
+ */
+#define PIPELINE_MAX_NAME_CHARS 1024
+#define PIPELINE_MAX_TEXT_CHARS 16384
+/* SELECT expressions reading at most limit + 1 characters of col (NULL and
+ * short values unchanged, types included). */
+#define PIPELINE_CAP_NAME(col)                                                               \
+    "CASE WHEN length(" col ") > 1024 THEN substr(" col ", 1, 1025) ELSE " col " END"
+#define PIPELINE_CAP_TEXT(col)                                                               \
+    "CASE WHEN length(" col ") > 16384 THEN substr(" col ", 1, 16385) ELSE " col " END"
+
+/* One text column of a batch row and its limit. */
+struct pipeline_text_col {
+    int col;
+    const char *name;
+    size_t max_chars;
+};
+
+/* Is any of the n columns of row i longer than its limit? 0, or -1 with
+ * why ("notes is longer than 16384 characters"). Non-text cells pass. */
+int pipeline_check_text(const struct store_rows *c, size_t i, const struct pipeline_text_col *cols,
+                        size_t n, char *why, size_t why_len);
+
 /* Text of a value for failure reasons: clipped and printable. */
 void pipeline_describe(const struct sval *v, char *out, size_t cap);
 

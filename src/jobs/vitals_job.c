@@ -25,10 +25,20 @@
 enum { C_ID, C_USER, C_START, C_METRIC, C_VALUE, C_UNIT, C_END, C_SOURCE, C_DEVICE, C_NOTES,
        C_CONFIDENCE, C_CREATED, C_OLD_START, C_OLD_METRIC };
 
+/* Text columns read capped (pipeline_int.h): over-long rows fail, and a
+ * batch stays small whatever the table holds. */
 #define ROW_COLS                                                                           \
-    "r.id, r.user_id, r.start_date, r.metric_type, r.value, r.unit, r.end_date,"           \
-    " r.data_source, r.source_device, r.notes, r.confidence_score, r.created_at,"           \
-    " c.start_date, c.metric_type"
+    "r.id, r.user_id, r.start_date, " PIPELINE_CAP_NAME("r.metric_type") ", r.value, "     \
+    PIPELINE_CAP_NAME("r.unit") ", r.end_date, " PIPELINE_CAP_NAME("r.data_source") ", "   \
+    PIPELINE_CAP_NAME("r.source_device") ", " PIPELINE_CAP_TEXT("r.notes")                 \
+    ", r.confidence_score, r.created_at, c.start_date, c.metric_type"
+
+static const struct pipeline_text_col TEXT_COLS[] = {
+    {C_METRIC, "metric_type", PIPELINE_MAX_NAME_CHARS},
+    {C_UNIT, "unit", PIPELINE_MAX_NAME_CHARS},
+    {C_SOURCE, "data_source", PIPELINE_MAX_NAME_CHARS},
+    {C_DEVICE, "source_device", PIPELINE_MAX_NAME_CHARS},
+    {C_NOTES, "notes", PIPELINE_MAX_TEXT_CHARS}};
 #define ROW_FROM                                                                           \
     " FROM vitals_raw_data r LEFT JOIN vitals_raw_categorized c ON c.raw_id = r.id"
 #define SELECT_HEAD "SELECT " ROW_COLS ROW_FROM " WHERE r.aggregation_status='pending'"
@@ -400,6 +410,9 @@ static int check_row(const struct store_rows *c, size_t i, mlw_ts *start, mlw_ts
         snprintf(why, why_len, "missing metric_type");
         return -1;
     }
+    if (pipeline_check_text(c, i, TEXT_COLS, sizeof TEXT_COLS / sizeof TEXT_COLS[0], why,
+                            why_len))
+        return -1;
     if (sv_as_text(store_cell(c, i, C_SOURCE)) == NULL) {
         snprintf(why, why_len, "missing data_source");
         return -1;

@@ -697,8 +697,8 @@ def insert_bad(conn, a, rng):
     vital(P, "fraction with 3 digits", "Heart Rate", 80.0, "bpm", start_s="2026-01-22 10:11:12.5")
     # --- strings
     vital(P, "10 000-character notes", "Heart Rate", 81.0, "bpm", notes="n" * 10000)
-    vital(P, "10 000-character data_source", "Steps", 120.0, "steps", source="d" * 10000)
-    vital(P, "10 000-character source_device", "Steps", 130.0, "steps", device="v" * 10000)
+    vital(F, "10 000-character data_source (limit 1024)", "Steps", 120.0, "steps", source="d" * 10000)
+    vital(F, "10 000-character source_device (limit 1024)", "Steps", 130.0, "steps", device="v" * 10000)
     vital(P, "SQL metacharacters in data_source", "Heart Rate", 82.0, "bpm", source=SQLI)
     vital(P, "SQL metacharacters in notes", "Heart Rate", 83.0, "bpm", notes=SQLI)
     vital(P, "quote and backslash in data_source", "Steps", 140.0, "steps",
@@ -755,7 +755,7 @@ def insert_bad(conn, a, rng):
     meal(P, "meal_type 'brunch' (other)", meal_type="brunch")
     meal(P, "meal_type with SQL metacharacters", meal_type=SQLI_N)
     meal(P, "10 000-character food_item_name", food_item_name="f" * 10000)
-    meal(P, "10 000-character data_source", data_source="s" * 10000)
+    meal(F, "10 000-character data_source (limit 1024)", data_source="s" * 10000)
     meal(P, "SQL metacharacters in data_source", data_source=SQLI_N)
     meal(P, "SQL metacharacters in food_item_name", food_item_name=SQLI)
     meal(E, "invalid UTF-8 in food_item_name", sql_over={"food_item_name": BAD_UTF8_2})

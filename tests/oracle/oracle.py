@@ -100,6 +100,20 @@ def resolve_loinc(mappings, metric):
     return None
 
 
+# mlworker's text limits (src/jobs/pipeline_int.h), in characters: longer values fail the row.
+NAME_MAX_CHARS = 1024
+TEXT_MAX_CHARS = 16384
+
+
+def too_long(r, names, texts=()):
+    """The first column over its limit, or None."""
+    for cols, limit in ((names, NAME_MAX_CHARS), (texts, TEXT_MAX_CHARS)):
+        for c in cols:
+            if isinstance(r[c], str) and len(r[c]) > limit:
+                return c
+    return None
+
+
 def classify_vital(r):
     """r: dict of a raw row.  Returns (verdict, reason, converted) with verdict in
     'ok' | 'fail' | 'either'."""
@@ -113,6 +127,9 @@ def classify_vital(r):
         return "fail", "bad end_date %s" % short(r["end_date"]), None
     if not spec.week_fits(start.date):
         return "fail", "week of %s ends after 9999-12-31" % spec.fmt_date(start.date), None
+    long_col = too_long(r, ("metric_type", "unit", "data_source", "source_device"), ("notes",))
+    if long_col:
+        return "fail", "%s longer than the limit" % long_col, None
     v, u, why = spec.convert_vital(r["metric_type"], r["value"], r["unit"])
     if why:
         return "fail", why, None
@@ -353,6 +370,9 @@ def classify_nutrition(r):
         return "fail", "bad meal_date %s" % short(r["meal_date"]), None
     if not spec.week_fits(d):
         return "fail", "week of %s ends after 9999-12-31" % r["meal_date"], None
+    long_col = too_long(r, ("meal_type", "data_source"))
+    if long_col:
+        return "fail", "%s longer than the limit" % long_col, None
     vals = {}
     for n in spec.NUTRIENTS:
         v = r[n]
