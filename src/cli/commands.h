@@ -18,6 +18,9 @@ int cmd_send(int argc, char **argv);   /* src/cli/cmd_send.c: mlworker send JOB 
 int cmd_queue(int argc, char **argv);  /* src/cli/cmd_send.c: mlworker queue depth|url */
 int cmd_dlq(int argc, char **argv);    /* src/cli/cmd_dlq.c: mlworker dlq list|redrive */
 int cmd_healthcheck(int argc, char **argv); /* asks the running worker's /healthz */
+int cmd_recompute(int argc, char **argv); /* src/cli/cmd_recompute.c (src/ops/recompute.h) */
+int cmd_verify(int argc, char **argv);    /* src/cli/cmd_recompute.c (src/ops/verify.h) */
+int cmd_status(int argc, char **argv);    /* src/cli/cmd_status.c (src/ops/status.h) */
 int cmd_report(int argc, char **argv); /* src/cli/cmd_report.c: one user's HTML report */
 
 /* Shared by commands: config problems, one line each, then exit 1. */
