@@ -10,7 +10,8 @@
  *   bert_free(m);
  *
  * The model is the one in a Hugging Face directory (see model_config.h):
- * weights come from model.safetensors, memory-mapped. F32 tensors are used
+ * weights come from model.safetensors, else pytorch_model.bin (weights.h),
+ * memory-mapped. F32 tensors are used
  * in place from the mapping (no copy); F16/BF16 tensors are converted to fp32
  * once at load. With dtype bf16 or int8 (bert_opts.dtype, else the
  * environment's ML_WORKER_MODEL_DTYPE) the six weight matrices of each layer
@@ -66,13 +67,14 @@ struct bert_opts {
 struct bert_model;
 
 /*
-** Load the model in directory `dir` (config files + model.safetensors).
+** Load the model in directory `dir` (config files + model.safetensors or
+** pytorch_model.bin).
 ** opts may be NULL (defaults). Returns MLW_OK and sets *out, which the caller
 ** releases with bert_free(). On failure *out is NULL and err names the file
 ** and tensor at fault: MLW_ENOTFOUND (missing file or tensor), MLW_EFORMAT
 ** (malformed file, wrong shape), MLW_EUNSUPPORTED (architecture, dtype,
-** pytorch_model.bin only), MLW_EINVAL (bad ML_WORKER_MODEL_DTYPE), MLW_EIO,
-** MLW_ENOMEM.
+** an unsupported checkpoint variant), MLW_EINVAL (bad ML_WORKER_MODEL_DTYPE),
+** MLW_EIO, MLW_ENOMEM.
 ** Calls openblas_set_num_threads(1) (process-wide): the model threads itself.
 */
 int bert_load(const char *dir,                 /* Hugging Face model directory */
