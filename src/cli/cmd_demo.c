@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cmd_report.h"
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -48,10 +49,15 @@ static const char SQL_MEAL[] =
     " vitamin_c_mg, iron_mg, calcium_mg, meal_date, meal_time, data_source, created_at)"
     " VALUES (?, ?, ?, ?, 'g', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+static const char SQL_LAB[] =
+    "INSERT INTO lab_reports (user_id, test_name, test_category, test_value, test_unit,"
+    " reference_range, test_status, lab_name, test_date, report_date, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 'Demo Diagnostics', ?, ?, ?)";
+
 struct seeder {
     struct store *st;
     struct rng rng;
-    int64_t vitals, meals;
+    int64_t vitals, meals, labs;
     int rc;
     struct mlw_err err;
 };
@@ -93,6 +99,47 @@ static void meal(struct seeder *s, int user, mlw_day day, int hour, const char *
                          sv_text(t), sv_text(source), sv_text(t)};
     s->rc = store_exec(s->st, SQL_MEAL, p, 18, NULL, &s->err);
     s->meals++;
+}
+
+/* One lab result; the status follows the value against [lo, hi] like a lab's. */
+static void lab(struct seeder *s, int user, mlw_day day, const char *name, const char *section,
+                double value, int decimals, const char *unit, double lo, double hi,
+                const char *range)
+{
+    if (s->rc)
+        return;
+    char date[MLW_DATE_LEN], created[MLW_TS_LEN], v[32];
+    mlw_date_format(day, date);
+    mlw_ts_format(mlw_day_start(day + 2) + 9 * MLW_US_PER_HOUR, created);
+    snprintf(v, sizeof v, "%.*f", decimals, value);
+    const char *status = value < lo ? "Low" : value > hi ? "High" : "Normal";
+    struct sval p[10] = {sv_int(user), sv_text(name), sv_text(section), sv_text(v), sv_text(unit),
+                         sv_text(range), sv_text(status), sv_text(date), sv_text(date),
+                         sv_text(created)};
+    s->rc = store_exec(s->st, SQL_LAB, p, 10, NULL, &s->err);
+    s->labs++;
+}
+
+/* Three blood panels over the period, as a lab report extractor writes them. */
+static void seed_labs(struct seeder *s, int user, mlw_day first, int days)
+{
+    struct rng *r = &s->rng;
+    for (int k = 0; k < 3; k++) {
+        mlw_day d = first + (days - 1) * k / 2;
+        double drift = 0.1 * user - 0.05 * k;
+        lab(s, user, d, "HbA1c", "DIABETES PANEL", gauss(r, 5.5 + drift, 0.2), 1, "%", 4.0, 5.6,
+            "4.0-5.6");
+        lab(s, user, d, "LDL Cholesterol", "LIPID PROFILE", gauss(r, 115 - 6 * k, 12), 0, "mg/dL",
+            0, 100, "<100");
+        lab(s, user, d, "HDL Cholesterol", "LIPID PROFILE", gauss(r, 52, 6), 0, "mg/dL", 40, 1e9,
+            ">40");
+        lab(s, user, d, "Hemoglobin", "COMPLETE BLOOD COUNT", gauss(r, 14.2, 0.6), 1, "g/dL", 13.0,
+            17.0, "13.0-17.0");
+        lab(s, user, d, "TSH", "THYROID PROFILE", gauss(r, 2.1, 0.7), 2, "mIU/L", 0.4, 4.0,
+            "0.4-4.0");
+        lab(s, user, d, "Vitamin D (25-OH)", "VITAMINS", gauss(r, 24 + 6 * k, 4), 0, "ng/mL", 30,
+            100, "30-100");
+    }
 }
 
 static void seed_day(struct seeder *s, int user, mlw_day day)
@@ -166,15 +213,17 @@ static void seed_day(struct seeder *s, int user, mlw_day day)
 }
 
 static int seed(struct store *st, int users, int days, mlw_day first, uint64_t seedv,
-                int64_t *nv, int64_t *nm, struct mlw_err *err)
+                int64_t *nv, int64_t *nm, int64_t *nl, struct mlw_err *err)
 {
     struct seeder s = {.st = st, .rng = {seedv * 2654435761u + 88172645463325252ull}};
     int rc = store_begin(st, err);
     if (rc)
         return rc;
-    for (int u = 1; u <= users && !s.rc; u++)
+    for (int u = 1; u <= users && !s.rc; u++) {
         for (int d = 0; d < days && !s.rc; d++)
             seed_day(&s, u, first + d);
+        seed_labs(&s, u, first, days);
+    }
     /* Rows a careful worker must refuse, each with a reason. */
     mlw_ts t = mlw_day_start(first + 3) + 10 * MLW_US_PER_HOUR;
     vital(&s, 1, "Heart Rate", 72, "furlongs", t, t, "manual_entry", NULL);
@@ -195,6 +244,7 @@ static int seed(struct store *st, int users, int days, mlw_day first, uint64_t s
     }
     *nv = s.vitals;
     *nm = s.meals + 1;
+    *nl = s.labs;
     return store_commit(st, err);
 }
 
@@ -321,9 +371,9 @@ int cmd_demo(int argc, char **argv)
         return 1;
     }
     mlw_day first = mlw_days_from_civil(2026, 9, 14);
-    int64_t nv = 0, nm = 0;
+    int64_t nv = 0, nm = 0, nl = 0;
     printf("mlworker demo: database %s\n", path);
-    if (seed(st, users, days, first, seedv, &nv, &nm, &err)) {
+    if (seed(st, users, days, first, seedv, &nv, &nm, &nl, &err)) {
         fprintf(stderr, "mlworker demo: %s\n", err.msg);
         store_close(st);
         return 1;
@@ -331,8 +381,8 @@ int cmd_demo(int argc, char **argv)
     char d0[MLW_DATE_LEN], d1[MLW_DATE_LEN];
     mlw_date_format(first, d0);
     mlw_date_format(first + days - 1, d1);
-    printf("Seeded %lld vitals samples and %lld food items for %d users, %s .. %s\n",
-           (long long)nv, (long long)nm, users, d0, d1);
+    printf("Seeded %lld vitals samples, %lld food items and %lld lab results for %d users,"
+           " %s .. %s\n", (long long)nv, (long long)nm, (long long)nl, users, d0, d1);
     printf("Running the aggregation worker until idle...\n\n");
     fflush(stdout);
 
@@ -355,8 +405,24 @@ int cmd_demo(int argc, char **argv)
            (long long)rows, secs, secs > 0 ? (double)rows / secs : 0.0, (long long)t.vitals.done,
            (long long)t.nutrition.done, (long long)(t.vitals.failed + t.nutrition.failed));
     print_summary(st, users);
+    /* End with what the app would show for one user: `mlworker report`. */
+    char report[4200];
+    if (keep)
+        snprintf(report, sizeof report, "%s.report-user1.html", path);
+    else
+        snprintf(report, sizeof report, "%s/report-user1.html", tmpl);
+    struct report_request rq = {.user_id = 1, .out_path = report};
+    struct report_result res = {0};
+    if (report_build_file(st, &rq, &res, &err) != MLW_OK) {
+        fprintf(stderr, "mlworker demo: report: %s\n", err.msg);
+        if (rc == 0)
+            rc = 1;
+    }
     store_close(st);
     printf("\nThe database is kept at %s%s\n", path,
            keep ? "" : " (explore it with sqlite3; it is in a temporary directory)");
+    if (res.bytes)
+        printf("Report for user 1 (mlworker report, %zu bytes, %.3f s): %s\n", res.bytes,
+               res.seconds, report);
     return rc;
 }

@@ -256,44 +256,94 @@ static int lab_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
-static int load_one_lab(struct store *st, int64_t user, enum report_level lvl,
-                        const struct qrange *q, const struct store_rows *g, size_t gi,
-                        struct report_lab *l, struct mlw_err *err)
+/* Labs: the REPORT_MAX_LABS tests with the most periods in the range (ties
+ * by category, LOINC, code), all their rows in one query, grouped here. */
+#define LAB_KEY "test_category, COALESCE(loinc_code, ''), COALESCE(test_code, '')"
+#define LAB_TOP(table, range)                                                                  \
+    "SELECT test_category AS c, COALESCE(loinc_code, '') AS l, COALESCE(test_code, '') AS t"  \
+    " FROM " table " WHERE user_id = ? AND " range " GROUP BY " LAB_KEY                       \
+    " ORDER BY count(*) DESC, 1, 2, 3 LIMIT 60"
+#define LAB_DAILY_RANGE "date BETWEEN ? AND ?"
+#define LAB_MONTHLY_RANGE "year * 12 + month - 1 BETWEEN ? AND ?"
+
+static int load_labs(struct store *st, int64_t user, enum report_level lvl, int32_t from,
+                     int32_t to, struct report_data *d, struct mlw_err *err)
 {
-    static const char *const SQL[] = {
-        "SELECT date, 0, test_name, avg_value, unit, normal_range_min, normal_range_max, status,"
-        " loinc_code FROM lab_reports_daily WHERE user_id = ? AND date BETWEEN ? AND ?"
-        " AND test_category = ? AND COALESCE(loinc_code, '') = ? AND COALESCE(test_code, '') = ?"
-        " ORDER BY date",
+    _Static_assert(REPORT_MAX_LABS == 60, "the LIMIT in LAB_TOP");
+    static const char *const COUNT[] = {
+        "SELECT count(*) FROM (SELECT 1 FROM lab_reports_daily WHERE user_id = ? AND "
+        LAB_DAILY_RANGE " GROUP BY " LAB_KEY ") g",
         NULL,
-        "SELECT year, month, test_name, avg_value, unit, normal_range_min, normal_range_max,"
-        " status, loinc_code FROM lab_reports_monthly WHERE user_id = ?"
-        " AND year * 12 + month - 1 BETWEEN ? AND ? AND test_category = ?"
-        " AND COALESCE(loinc_code, '') = ? AND COALESCE(test_code, '') = ? ORDER BY year, month"};
-    struct sval p[6] = {sv_int(user), q->pa, q->pb, *store_cell(g, gi, 0), *store_cell(g, gi, 1),
-                        *store_cell(g, gi, 2)};
+        "SELECT count(*) FROM (SELECT 1 FROM lab_reports_monthly WHERE user_id = ? AND "
+        LAB_MONTHLY_RANGE " GROUP BY " LAB_KEY ") g"};
+    static const char *const ROWS[] = {
+        "SELECT r.date, 0, r.test_name, r.avg_value, r.unit, r.normal_range_min,"
+        " r.normal_range_max, r.status, r.loinc_code, g.c, g.l, g.t FROM lab_reports_daily r"
+        " JOIN (" LAB_TOP("lab_reports_daily", LAB_DAILY_RANGE) ") g ON r.test_category = g.c"
+        " AND COALESCE(r.loinc_code, '') = g.l AND COALESCE(r.test_code, '') = g.t"
+        " WHERE r.user_id = ? AND r.date BETWEEN ? AND ? ORDER BY g.c, g.l, g.t, r.date",
+        NULL,
+        "SELECT r.year, r.month, r.test_name, r.avg_value, r.unit, r.normal_range_min,"
+        " r.normal_range_max, r.status, r.loinc_code, g.c, g.l, g.t FROM lab_reports_monthly r"
+        " JOIN (" LAB_TOP("lab_reports_monthly", LAB_MONTHLY_RANGE) ") g"
+        " ON r.test_category = g.c AND COALESCE(r.loinc_code, '') = g.l"
+        " AND COALESCE(r.test_code, '') = g.t WHERE r.user_id = ?"
+        " AND r.year * 12 + r.month - 1 BETWEEN ? AND ? ORDER BY g.c, g.l, g.t, r.year, r.month"};
+    struct qrange q;
+    qrange_init(&q, lvl, from, to);
+    struct sval p[6] = {sv_int(user), q.pa, q.pb, sv_int(user), q.pa, q.pb};
+    int64_t ngroups = 0;
     struct store_rows r;
-    int rc = store_query(st, SQL[lvl], p, 6, &r, err);
+    int rc = store_query(st, COUNT[lvl], p, 3, &r, err);
     if (rc)
         return rc;
-    memset(l, 0, sizeof *l);
-    l->range_lo = l->range_hi = NAN;
-    l->category = dup_text(store_cell(g, gi, 0));
-    l->p = r.nrows ? calloc(r.nrows, sizeof *l->p) : NULL;
-    if (r.nrows && l->p == NULL) {
+    ngroups = r.nrows ? sv_as_int(store_cell(&r, 0, 0)) : 0;
+    store_rows_free(&r);
+    if (ngroups == 0)
+        return MLW_OK;
+    rc = store_query(st, ROWS[lvl], p, 6, &r, err);
+    if (rc)
+        return rc;
+    size_t cap = ngroups < REPORT_MAX_LABS ? (size_t)ngroups : REPORT_MAX_LABS;
+    d->labs = calloc(cap, sizeof *d->labs);
+    struct report_lab_point *pts = r.nrows ? calloc(r.nrows, sizeof *pts) : NULL;
+    if (d->labs == NULL || (r.nrows && pts == NULL)) {
+        free(pts);
         store_rows_free(&r);
         return mlw_err_set(err, MLW_ENOMEM, "out of memory");
     }
+    struct report_lab *l = NULL;
+    size_t begin = 0; /* first point of the current test in pts */
     for (size_t i = 0; i < r.nrows; i++) {
+        int new_group = l == NULL;
+        for (int c = 9; c < 12 && !new_group; c++) {
+            const char *x = sv_as_text(store_cell(&r, i, c)), *y = sv_as_text(store_cell(&r, i - 1, c));
+            new_group = strcmp(x ? x : "", y ? y : "") != 0;
+        }
+        if (new_group) {
+            if (d->nlabs == cap)
+                break; /* cannot happen: LIMIT 60 */
+            if (l) {
+                l->p = malloc((l->n ? l->n : 1) * sizeof *l->p);
+                if (l->p == NULL)
+                    rc = mlw_err_set(err, MLW_ENOMEM, "out of memory");
+                else
+                    memcpy(l->p, pts + begin, l->n * sizeof *l->p);
+            }
+            l = &d->labs[d->nlabs++];
+            l->range_lo = l->range_hi = NAN;
+            l->category = dup_text(store_cell(&r, i, 9));
+            begin = i;
+        }
         int32_t day = row_day(&r, i, 0, lvl == REPORT_MONTHLY);
         if (day < 0)
             continue;
         double v = num(store_cell(&r, i, 3));
         if (isfinite(v))
-            l->p[l->n++] = (struct report_lab_point){day, v, lab_flag(sv_as_text(store_cell(&r, i, 7)))};
+            pts[begin + l->n++] = (struct report_lab_point){day, v, lab_flag(sv_as_text(store_cell(&r, i, 7)))};
         else
             l->text_values++;
-        /* the latest row names the test; its latest unit and normal range */
+        /* the latest row names the test; the latest unit and normal range */
         free(l->name);
         l->name = dup_text(store_cell(&r, i, 2));
         const char *u = sv_as_text(store_cell(&r, i, 4));
@@ -310,42 +360,16 @@ static int load_one_lab(struct store *st, int64_t user, enum report_level lvl,
         if (l->loinc == NULL && loinc && *loinc && strcmp(loinc, "UNKNOWN"))
             l->loinc = strdup(loinc);
     }
+    if (l && rc == MLW_OK) {
+        l->p = malloc((l->n ? l->n : 1) * sizeof *l->p);
+        if (l->p == NULL)
+            rc = mlw_err_set(err, MLW_ENOMEM, "out of memory");
+        else
+            memcpy(l->p, pts + begin, l->n * sizeof *l->p);
+    }
+    free(pts);
     store_rows_free(&r);
-    return MLW_OK;
-}
-
-static int load_labs(struct store *st, int64_t user, enum report_level lvl, int32_t from,
-                     int32_t to, struct report_data *d, struct mlw_err *err)
-{
-    static const char *const GROUPS[] = {
-        "SELECT test_category, COALESCE(loinc_code, ''), COALESCE(test_code, ''), count(*)"
-        " FROM lab_reports_daily WHERE user_id = ? AND date BETWEEN ? AND ?"
-        " GROUP BY test_category, COALESCE(loinc_code, ''), COALESCE(test_code, '')"
-        " ORDER BY 4 DESC, 1, 2, 3",
-        NULL,
-        "SELECT test_category, COALESCE(loinc_code, ''), COALESCE(test_code, ''), count(*)"
-        " FROM lab_reports_monthly WHERE user_id = ? AND year * 12 + month - 1 BETWEEN ? AND ?"
-        " GROUP BY test_category, COALESCE(loinc_code, ''), COALESCE(test_code, '')"
-        " ORDER BY 4 DESC, 1, 2, 3"};
-    struct qrange q;
-    qrange_init(&q, lvl, from, to);
-    struct sval p[3] = {sv_int(user), q.pa, q.pb};
-    struct store_rows g;
-    int rc = store_query(st, GROUPS[lvl], p, 3, &g, err);
-    if (rc)
-        return rc;
-    size_t n = g.nrows < REPORT_MAX_LABS ? g.nrows : REPORT_MAX_LABS;
-    d->labs_omitted = g.nrows - n;
-    d->labs = n ? calloc(n, sizeof *d->labs) : NULL;
-    if (n && d->labs == NULL) {
-        store_rows_free(&g);
-        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n && rc == MLW_OK; i++) {
-        rc = load_one_lab(st, user, lvl, &q, &g, i, &d->labs[i], err);
-        d->nlabs = i + 1;
-    }
-    store_rows_free(&g);
+    d->labs_omitted = (size_t)ngroups - d->nlabs;
     if (rc == MLW_OK && d->nlabs > 1)
         qsort(d->labs, d->nlabs, sizeof *d->labs, lab_cmp);
     return rc;
@@ -380,35 +404,29 @@ static int load_status(struct store *st, int64_t user, int have_labs, struct rep
                        struct mlw_err *err)
 {
     static const struct {
-        const char *pending, *failed, *insufficient, *reasons, *distinct;
+        const char *pending, *failed, *insufficient, *reasons;
     } Q[DOMAIN_REPORT_N] = {
         {"SELECT count(*) FROM vitals_raw_data WHERE aggregation_status IN ('pending', 'queued',"
          " 'processing') AND user_id = ?",
          "SELECT count(*) FROM vitals_raw_data WHERE aggregation_status = 'failed' AND user_id = ?",
          NULL,
-         "SELECT failure_reason, count(*) FROM vitals_raw_data WHERE aggregation_status = 'failed'"
-         " AND user_id = ? GROUP BY failure_reason ORDER BY 2 DESC, 1 LIMIT 20",
-         "SELECT count(*) FROM (SELECT failure_reason FROM vitals_raw_data WHERE"
-         " aggregation_status = 'failed' AND user_id = ? GROUP BY failure_reason) t"},
+         "SELECT failure_reason, count(*), count(*) OVER () FROM vitals_raw_data"
+         " WHERE aggregation_status = 'failed' AND user_id = ? GROUP BY failure_reason ORDER BY 2 DESC, 1 LIMIT 20"},
         {"SELECT count(*) FROM nutrition_raw_data WHERE aggregation_status IN ('pending',"
          " 'queued', 'processing') AND user_id = ?",
          "SELECT count(*) FROM nutrition_raw_data WHERE aggregation_status = 'failed'"
          " AND user_id = ?",
          NULL,
-         "SELECT failure_reason, count(*) FROM nutrition_raw_data WHERE aggregation_status ="
-         " 'failed' AND user_id = ? GROUP BY failure_reason ORDER BY 2 DESC, 1 LIMIT 20",
-         "SELECT count(*) FROM (SELECT failure_reason FROM nutrition_raw_data WHERE"
-         " aggregation_status = 'failed' AND user_id = ? GROUP BY failure_reason) t"},
+         "SELECT failure_reason, count(*), count(*) OVER () FROM nutrition_raw_data"
+         " WHERE aggregation_status = 'failed' AND user_id = ? GROUP BY failure_reason ORDER BY 2 DESC, 1 LIMIT 20"},
         {"SELECT count(*) FROM lab_reports WHERE user_id = ? AND categorization_status IN"
          " ('pending', 'processing')",
          "SELECT count(*) FROM lab_reports WHERE user_id = ? AND categorization_status = 'failed'",
          "SELECT count(*) FROM lab_reports WHERE user_id = ?"
          " AND categorization_status = 'insufficient'",
-         "SELECT failure_reason, count(*) FROM lab_reports WHERE user_id = ? AND"
+         "SELECT failure_reason, count(*), count(*) OVER () FROM lab_reports WHERE user_id = ? AND"
          " categorization_status IN ('failed', 'insufficient') GROUP BY failure_reason"
-         " ORDER BY 2 DESC, 1 LIMIT 20",
-         "SELECT count(*) FROM (SELECT failure_reason FROM lab_reports WHERE user_id = ? AND"
-         " categorization_status IN ('failed', 'insufficient') GROUP BY failure_reason) t"}};
+         " ORDER BY 2 DESC, 1 LIMIT 20"}};
     _Static_assert(REPORT_TOP_REASONS == 20, "the LIMIT in the reason queries");
     s->have_labs = have_labs;
     struct report_reason *all = NULL;
@@ -424,19 +442,20 @@ static int load_status(struct store *st, int64_t user, int have_labs, struct rep
             rc = count_rows(st, Q[dm].failed, user, &s->failed[dm], err);
         if (!rc && Q[dm].insufficient)
             rc = count_rows(st, Q[dm].insufficient, user, &s->insufficient, err);
-        if (!rc)
-            rc = count_rows(st, Q[dm].distinct, user, &nd, err);
         if (rc)
             break;
-        distinct += nd;
-        rows += s->failed[dm] + (dm == DOMAIN_REPORT_LABS ? s->insufficient : 0);
-        if (nd == 0)
+        int64_t nfailed = s->failed[dm] + (dm == DOMAIN_REPORT_LABS ? s->insufficient : 0);
+        rows += nfailed;
+        if (nfailed == 0)
             continue;
+        /* the top reasons, and (a window over the groups) how many there are */
         struct sval p[1] = {sv_int(user)};
         struct store_rows r;
         rc = store_query(st, Q[dm].reasons, p, 1, &r, err);
         if (rc)
             break;
+        nd = r.nrows ? sv_as_int(store_cell(&r, 0, 2)) : 0;
+        distinct += nd;
         struct report_reason *grown = realloc(all, (nall + r.nrows + 1) * sizeof *all);
         if (grown == NULL) {
             store_rows_free(&r);
