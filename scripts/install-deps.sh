@@ -8,7 +8,7 @@ what=${1:-test}
 build_pkgs=(build-essential cmake pkg-config
   libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev libcjson-dev
   libutf8proc-dev libmicrohttpd-dev libopenblas-dev)
-test_pkgs=(libcmocka-dev valgrind sqlite3 postgresql python3 python3-torch python3-numpy python3-psycopg2 procps time prometheus curl clang libclang-rt-14-dev)
+test_pkgs=(libcmocka-dev valgrind sqlite3 postgresql python3 python3-torch python3-numpy python3-psycopg2 procps time prometheus curl clang libclang-rt-14-dev chromium)
 # Node.js may come from another repository (nodesource ships npm inside
 # nodejs), so these are checked by command, not by package name.
 command -v node >/dev/null 2>&1 || test_pkgs+=(nodejs)
