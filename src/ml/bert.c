@@ -39,6 +39,7 @@
 #include "ml/gelu.h"
 #include "ml/qgemm.h"
 #include "ml/safetensors.h"
+#include "ml/sgemm.h"
 #include "ml/weights.h"
 
 /*
@@ -134,6 +135,8 @@ struct bert_model {
     float *act_scale;          /* INT8: [cap_tokens] per-row activation scale */
     float *qscratch;           /* [n_threads, qscratch_n] for the portable bf16 kernel */
     size_t qscratch_n;
+    float *sscratch;           /* FP32 with sgemm: [n_threads, sscratch_n], 64-byte aligned */
+    size_t sscratch_n;
 
     /* threads */
     int n_threads;
@@ -567,6 +570,16 @@ int bert_load(const char *dir, const struct bert_opts *opts, struct bert_model *
                          m->cap_tokens);
         goto fail;
     }
+    if (m->dtype == BERT_DTYPE_FP32 && sgemm_available()) {
+        int kmax = m->FF > m->H ? m->FF : m->H;
+        m->sscratch_n = (sgemm_scratch_floats(kmax) + 15) / 16 * 16;
+        m->sscratch = aligned_alloc(64, (size_t)m->n_threads * m->sscratch_n * sizeof(float));
+        if (m->sscratch == NULL) {
+            rc = mlw_err_set(err, MLW_ENOMEM, "out of memory for a %d-token workspace",
+                             m->cap_tokens);
+            goto fail;
+        }
+    }
     if (m->dtype != BERT_DTYPE_FP32) {
         /* the widest input is the FFN's second matrix (k = FF) */
         const struct qgemm_weights *w2 = &m->layers[0].w2.q, *w1 = &m->layers[0].w1.q;
@@ -635,6 +648,7 @@ void bert_free(struct bert_model *m)
     free(m->act);
     free(m->act_scale);
     free(m->qscratch);
+    free(m->sscratch);
     free(m->x);
     free(m->qkv);
     free(m->ctx);
@@ -654,7 +668,9 @@ enum bert_dtype bert_dtype(const struct bert_model *m) { return m->dtype; }
 
 const char *bert_kernel_name(const struct bert_model *m)
 {
-    return m->dtype == BERT_DTYPE_FP32 ? "openblas-sgemm" : qgemm_kernel_name(m->qtype);
+    if (m->dtype == BERT_DTYPE_FP32)
+        return m->sscratch != NULL ? "avx512-sgemm-nt" : "openblas-sgemm";
+    return qgemm_kernel_name(m->qtype);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -700,10 +716,12 @@ static void bert_bias_act(float *y, int ldy, int T, const float *b, int c0, int 
 ** y: [T, n] (row stride ldy). Only columns c0..c1-1 are written.
 ** Packed weights (bf16/int8) read the activations prepared from x by
 ** bert_prepare() (act, act_scale); scratch is the thread's qgemm scratch.
+** fp32 runs sgemm_nt() when sscratch (the thread's sgemm scratch) is given,
+** else cblas_sgemm.
 */
 static void bert_linear_cols(const struct bert_model *m, const float *x, int ldx, int T, int k,
                              const struct bert_linear *lin, float *y, int ldy, int c0, int c1,
-                             int gelu, float *scratch)
+                             int gelu, float *scratch, float *sscratch)
 {
     int nc = c1 - c0;
     if (nc <= 0 || T <= 0)
@@ -711,6 +729,11 @@ static void bert_linear_cols(const struct bert_model *m, const float *x, int ldx
     if (lin->w == NULL) { /* packed bf16/int8: bias and gelu fused in the kernel */
         qgemm_matmul(&lin->q, x, (size_t)ldx, m->act, m->act_ld, m->act_scale, T, y,
                      (size_t)ldy, c0, c1, lin->b, gelu, scratch);
+        return;
+    }
+    if (sscratch != NULL) { /* fp32 on the weights in place, bias and gelu fused */
+        struct sgemm_out o = {lin->w, lin->b, y};
+        sgemm_nt(x, (size_t)ldx, T, k, &o, 1, (size_t)ldy, c0, c1, gelu, sscratch);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, nc, k, 1.0f, x, ldx,
@@ -942,6 +965,7 @@ static void bert_forward(struct bert_model *m, int tid)
     bert_sync(m);
     const int quant = m->dtype != BERT_DTYPE_FP32;
     float *qs = m->qscratch != NULL ? m->qscratch + (size_t)tid * m->qscratch_n : NULL;
+    float *ss = m->sscratch != NULL ? m->sscratch + (size_t)tid * m->sscratch_n : NULL;
 
     float *scores = m->scores + (size_t)tid * BERT_QBLOCK * (size_t)m->max_pos;
     const size_t ld3 = 3 * (size_t)H;
@@ -950,9 +974,18 @@ static void bert_forward(struct bert_model *m, int tid)
 
         /* Q | K | V = x Wq^T + bq | x Wk^T + bk | x Wv^T + bv     [T, 3H] */
         bert_split(H, tid, nt, 16, &c0, &c1);
-        bert_linear_cols(m, m->x, H, T, H, &L->wq, m->qkv, (int)ld3, c0, c1, 0, qs);
-        bert_linear_cols(m, m->x, H, T, H, &L->wk, m->qkv + H, (int)ld3, c0, c1, 0, qs);
-        bert_linear_cols(m, m->x, H, T, H, &L->wv, m->qkv + 2 * H, (int)ld3, c0, c1, 0, qs);
+        if (ss != NULL) { /* one pass over x for the three products */
+            const struct sgemm_out o[3] = {{L->wq.w, L->wq.b, m->qkv},
+                                           {L->wk.w, L->wk.b, m->qkv + H},
+                                           {L->wv.w, L->wv.b, m->qkv + 2 * H}};
+            sgemm_nt(m->x, (size_t)H, T, H, o, 3, ld3, c0, c1, 0, ss);
+        } else {
+            bert_linear_cols(m, m->x, H, T, H, &L->wq, m->qkv, (int)ld3, c0, c1, 0, qs, ss);
+            bert_linear_cols(m, m->x, H, T, H, &L->wk, m->qkv + H, (int)ld3, c0, c1, 0, qs,
+                             ss);
+            bert_linear_cols(m, m->x, H, T, H, &L->wv, m->qkv + 2 * H, (int)ld3, c0, c1, 0, qs,
+                             ss);
+        }
         bert_sync(m);
 
         /* ctx = concat_h softmax(Q_h K_h^T / √d) V_h, per sequence    [T, H] */
@@ -973,7 +1006,7 @@ static void bert_forward(struct bert_model *m, int tid)
             bert_prepare(m, m->ctx, H, H, t0, t1);
             bert_sync(m);
         }
-        bert_linear_cols(m, m->ctx, H, T, H, &L->wo, m->tmp, H, c0, c1, 0, qs);
+        bert_linear_cols(m, m->ctx, H, T, H, &L->wo, m->tmp, H, c0, c1, 0, qs, ss);
         bert_sync(m);
 
         /* x = LayerNorm(x + tmp) */
@@ -984,7 +1017,7 @@ static void bert_forward(struct bert_model *m, int tid)
         /* ffn = gelu(x W1^T + b1)                                     [T, FF] */
         int f0, f1;
         bert_split(FF, tid, nt, 16, &f0, &f1);
-        bert_linear_cols(m, m->x, H, T, H, &L->w1, m->ffn, FF, f0, f1, 1, qs);
+        bert_linear_cols(m, m->x, H, T, H, &L->w1, m->ffn, FF, f0, f1, 1, qs, ss);
         bert_sync(m);
 
         /* tmp = ffn W2^T + b2                                         [T, H] */
@@ -992,7 +1025,7 @@ static void bert_forward(struct bert_model *m, int tid)
             bert_prepare(m, m->ffn, FF, FF, t0, t1);
             bert_sync(m);
         }
-        bert_linear_cols(m, m->ffn, FF, T, FF, &L->w2, m->tmp, H, c0, c1, 0, qs);
+        bert_linear_cols(m, m->ffn, FF, T, FF, &L->w2, m->tmp, H, c0, c1, 0, qs, ss);
         bert_sync(m);
 
         /* x = LayerNorm(x + tmp) */
