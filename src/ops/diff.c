@@ -15,6 +15,14 @@
 #include "domain/vitals.h"
 #include "jobs/labs_job.h"
 
+
+/* qsort that accepts an empty (NULL) array. */
+static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 /* ---- tables ------------------------------------------------------------------- */
 
 enum vt { T_NUM, T_INT, T_TEXT, T_TS, T_DATE };
@@ -521,8 +529,8 @@ static int compare_table(struct dctx *x, const struct tspec *t, struct bvec *exp
         free(sto.b);
         return rc;
     }
-    qsort(exp->b, exp->n, sizeof *exp->b, cmp_bucket);
-    qsort(sto.b, sto.n, sizeof *sto.b, cmp_bucket);
+    sort_n(exp->b, exp->n, sizeof *exp->b, cmp_bucket);
+    sort_n(sto.b, sto.n, sizeof *sto.b, cmp_bucket);
     size_t i = 0, j = 0;
     const char *cols[MAXCOLS], *ev[MAXCOLS], *sv[MAXCOLS];
     while (rc == 0 && (i < exp->n || j < sto.n)) {
@@ -763,7 +771,7 @@ static int diff_vitals(struct dctx *x)
     if (rc == MLW_OK && x->oom)
         rc = mlw_err_set(x->err, MLW_ENOMEM, "out of memory");
     if (rc == MLW_OK)
-        qsort(x->pend, x->npend, sizeof *x->pend, cmp_day);
+        sort_n(x->pend, x->npend, sizeof *x->pend, cmp_day);
     if (rc == MLW_OK)
         rc = compare_table(x, &V_CAT, &cat);
     /* hourly from the samples; daily per day from its hours; weeks and months
@@ -781,7 +789,7 @@ static int diff_vitals(struct dctx *x)
         rc = vitals_bucket(x, &V_HOURLY, &hb, &hourly[i], k);
     }
     if (rc == MLW_OK && nh)
-        qsort(hourly, nh, sizeof *hourly, cmp_hour_by_day);
+        sort_n(hourly, nh, sizeof *hourly, cmp_hour_by_day);
     daily = nh ? arena_alloc(x->a, nh * sizeof *daily) : NULL;
     if (nh && !daily && rc == MLW_OK)
         rc = mlw_err_set(x->err, MLW_ENOMEM, "out of memory");
@@ -808,7 +816,7 @@ static int diff_vitals(struct dctx *x)
     }
     /* rollups: daily rows sorted by day; each week / month is a run */
     if (rc == MLW_OK && nd)
-        qsort(daily, nd, sizeof *daily, cmp_agg_key);
+        sort_n(daily, nd, sizeof *daily, cmp_agg_key);
     for (int monthly = 0; monthly < 2 && rc == MLW_OK; monthly++) {
         for (size_t i = 0; i < nd && rc == MLW_OK;) {
             mlw_day p0 = monthly ? mlw_month_start((mlw_day)daily[i].key)
@@ -950,9 +958,9 @@ static int diff_nutrition(struct dctx *x)
     if (rc == MLW_OK && x->oom)
         rc = mlw_err_set(x->err, MLW_ENOMEM, "out of memory");
     if (rc == MLW_OK)
-        qsort(x->pend, x->npend, sizeof *x->pend, cmp_day);
+        sort_n(x->pend, x->npend, sizeof *x->pend, cmp_day);
     if (rc == MLW_OK)
-        qsort(items, ni, sizeof *items, cmp_nitem);
+        sort_n(items, ni, sizeof *items, cmp_nitem);
     struct meal_item *run = calloc(ni + 1, sizeof *run);
     if (!run && rc == MLW_OK)
         rc = mlw_err_set(x->err, MLW_ENOMEM, "out of memory");
@@ -1216,11 +1224,11 @@ static int diff_labs(struct dctx *x)
     if (rc == MLW_OK && x->oom)
         rc = mlw_err_set(x->err, MLW_ENOMEM, "out of memory");
     if (rc == MLW_OK)
-        qsort(x->pend, x->npend, sizeof *x->pend, cmp_day);
+        sort_n(x->pend, x->npend, sizeof *x->pend, cmp_day);
     if (rc == MLW_OK)
         rc = compare_table(x, &L_CAT, &cat);
     if (rc == MLW_OK)
-        qsort(rows, nr, sizeof *rows, cmp_lrow);
+        sort_n(rows, nr, sizeof *rows, cmp_lrow);
     struct lab_row *run = calloc(nr + 1, sizeof *run);
     daily = calloc(nr + 1, sizeof *daily);
     if ((!run || !daily) && rc == MLW_OK)
@@ -1246,7 +1254,7 @@ static int diff_labs(struct dctx *x)
     }
     free(run);
     if (rc == MLW_OK)
-        qsort(daily, nd, sizeof *daily, cmp_lab_order);
+        sort_n(daily, nd, sizeof *daily, cmp_lab_order);
     if (rc == MLW_OK)
         rc = lab_rollups(x, daily, nd, mlw_month_start, &L_MONTHLY, &mb, &monthly, &nm);
     if (rc == MLW_OK)
@@ -1352,7 +1360,7 @@ int ops_list_users(struct store *st, enum domain d, int64_t **users, size_t *n,
         (*users)[i] = sv_as_int(store_cell(&r, i, 0));
     *n = r.nrows;
     store_rows_free(&r);
-    qsort(*users, *n, sizeof **users, cmp_i64);
+    sort_n(*users, *n, sizeof **users, cmp_i64);
     return MLW_OK;
 }
 

@@ -14,6 +14,14 @@
 
 #define USER_ATTEMPTS 8
 
+
+/* qsort that accepts an empty (NULL) array. */
+static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 void ops_report_add(struct ops_report *rep, const struct ops_diff *d)
 {
     int i = 0;
@@ -134,7 +142,7 @@ static int repair(struct store *st, enum domain d, int64_t user, struct fixes *f
         rep->orphans++;
     }
     if (rc == MLW_OK && f->nids) {
-        qsort(f->ids, f->nids, sizeof *f->ids, cmp_i64);
+        sort_n(f->ids, f->nids, sizeof *f->ids, cmp_i64);
         size_t k = 0;
         for (size_t i = 0; i < f->nids; i++)
             if (k == 0 || f->ids[k - 1] != f->ids[i])
@@ -145,7 +153,7 @@ static int repair(struct store *st, enum domain d, int64_t user, struct fixes *f
         rep->reprocessed += processed;
     }
     if (f->nb)
-        qsort(f->b, f->nb, sizeof *f->b, cmp_fix);
+        sort_n(f->b, f->nb, sizeof *f->b, cmp_fix);
     for (size_t i = 0; i < f->nb && rc == MLW_OK; i++) {
         if (i && !cmp_fix(&f->b[i - 1], &f->b[i]))
             continue;
@@ -290,7 +298,7 @@ int ops_run(struct store *st, const struct ops_opts *o, enum ops_mode mode, ops_
                 return mlw_err_set(err, MLW_ENOMEM, "out of memory");
             memcpy(users, o->users, o->nusers * sizeof *users);
             n = o->nusers;
-            qsort(users, n, sizeof *users, cmp_i64);
+            sort_n(users, n, sizeof *users, cmp_i64);
         } else if ((rc = ops_list_users(st, (enum domain)d, &users, &n, err))) {
             break;
         }
