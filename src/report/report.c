@@ -505,7 +505,7 @@ static const char CSS[] =
     "figure{margin:0;padding:6px;border:1px solid #e4e4e4;border-radius:6px}"
     "figcaption{font-weight:600;font-size:.9em;margin-bottom:4px;max-width:580px}"
     "figure.lab figcaption{max-width:300px;overflow-wrap:anywhere}"
-    ".detail{font-weight:400;color:#666}.note{color:#666;font-size:.85em;margin:.3em 0}"
+    ".detail{font-weight:400;color:#666}.note{color:#666;font-size:.85em;margin:.3em 0;max-width:580px}"
     ".legend{font-size:.8em;margin:.2em 0}"
     ".sw{display:inline-block;width:10px;height:10px;margin:0 3px 0 8px;border-radius:2px}"
     "svg.chart{display:block}svg text{font-size:10px;fill:#555}"
