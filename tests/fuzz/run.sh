@@ -24,12 +24,15 @@ for exe in "${targets[@]}"; do
     if [ -d "$src/tests/fuzz/corpus/$name" ]; then
         cp -R "$src/tests/fuzz/corpus/$name/." "$work/$name/corpus/"
     fi
+    seeds=$(ls "$work/$name/corpus" | wc -l)
     start=$(date +%s)
     if "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
             -print_final_stats=1 -artifact_prefix="$work/$name/artifacts/" \
             "$work/$name/corpus" >"$work/$name/log" 2>&1; then
         runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$name/log" | grep -o '[0-9]*$')
-        echo "fuzz $name: ok, $(( $(date +%s) - start )) s, ${runs:-?} runs"
+        cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$work/$name/log" | tail -1)
+        echo "fuzz $name: ok, $(( $(date +%s) - start )) s, ${runs:-?} runs," \
+             "corpus $seeds -> $(ls "$work/$name/corpus" | wc -l) files, ${cov:-cov ?}"
     else
         echo "fuzz $name: FAILED after $(( $(date +%s) - start )) s; log $work/$name/log" >&2
         grep -E 'ERROR|SUMMARY|Test unit written|runtime error' "$work/$name/log" | head -20 >&2

@@ -4,9 +4,12 @@ Starts moto's standalone server on 127.0.0.1 (a free port), makes boto3 clients 
 prepares SQLite databases with generated pending rows, runs the worker, counts checks.
 
 Needs the machine's Python 3.11 (python3 on PATH) with boto3 1.43 and moto (moto_server).
-Environment: MLWORKER (the binary), MLW_SOURCE_DIR (repository root).
+Environment: MLWORKER (the binary), MLW_SOURCE_DIR (repository root), MLW_TEST_LOGS (ctest:
+<build>/test-logs/<test>; every worker's and moto's log is copied there for the secret scan,
+tests/check_secrets.sh). Credentials come from tests/secrets.txt (secret()).
 """
 
+import atexit
 import json
 import os
 import shutil
@@ -23,9 +26,69 @@ SRC = os.environ.get("MLW_SOURCE_DIR") or os.path.abspath(
 MLWORKER = os.environ.get("MLWORKER") or os.path.join(SRC, "build", "mlworker")
 ORACLE_DIR = os.path.join(SRC, "tests", "oracle")
 
-# Fake keys: moto accepts any; these must never appear in a log.
+
+
+def secret(name):
+    """The value of NAME in tests/secrets.txt (every test credential is listed there)."""
+    with open(os.path.join(SRC, "tests", "secrets.txt"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith(name + "="):
+                return line.rstrip("\n")[len(name) + 1:]
+    raise SystemExit("no %s in tests/secrets.txt" % name)
+
+
+_KEPT = set()  # source paths already copied by keep_logs
+
+
+def _keep_dst(rel):
+    dst = os.path.join(os.environ["MLW_TEST_LOGS"], rel)
+    base, n = dst, 1
+    while os.path.exists(dst):
+        dst = "%s.%d" % (base, n)
+        n += 1
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    return dst
+
+
+def _is_log(name):
+    return name.endswith((".log", ".out", ".err")) or name in ("out", "err")
+
+
+def keep_logs(path):
+    """Copy a log file, or the logs (*.log, *.out, *.err) under a directory, into
+    $MLW_TEST_LOGS (nothing when unset). Inputs such as credential files are not copied."""
+    if not os.environ.get("MLW_TEST_LOGS") or not os.path.exists(path):
+        return
+    try:
+        if os.path.isfile(path):
+            if os.path.abspath(path) not in _KEPT:
+                _KEPT.add(os.path.abspath(path))
+                shutil.copyfile(path, _keep_dst(os.path.basename(path)))
+            return
+        for root, _, files in os.walk(path):
+            for name in files:
+                full = os.path.join(root, name)
+                if (_is_log(name) and os.path.abspath(full) not in _KEPT
+                        and os.path.getsize(full) < (64 << 20)):
+                    _KEPT.add(os.path.abspath(full))
+                    shutil.copyfile(full, _keep_dst(os.path.relpath(full, path)))
+    except OSError as exc:
+        print("keep_logs: %s" % exc)
+
+
+def cleanup(path):
+    """keep_logs(path), then remove it."""
+    keep_logs(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# This run's logs replace the last run's (only a ctest-shaped path is removed).
+if "/test-logs/" in os.environ.get("MLW_TEST_LOGS", ""):
+    shutil.rmtree(os.environ["MLW_TEST_LOGS"], ignore_errors=True)
+
+# Fake keys: moto accepts any; the secret must never appear in a log.
 AKID = "AKIATESTMLWORKER0001"
-SECRET = "mlwTestSecret/DoNotLog+abcdefghijklmnop1234"
+SECRET = secret("SQS_SECRET_ACCESS_KEY")
 REGION = "us-east-1"
 
 PASSED = 0
@@ -113,6 +176,7 @@ class Moto:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+        keep_logs(self.log.name)
 
 
 def sqs_client(endpoint):
@@ -246,8 +310,14 @@ class Worker:
             self.proc.kill()
             self.proc.wait()
             rc = None
-        self.logf.close()
+        self.close()
         return rc, time.time() - t0
+
+    def close(self):
+        """Close the log and keep a copy in $MLW_TEST_LOGS (once)."""
+        if not self.logf.closed:
+            self.logf.close()
+            keep_logs(self.log_path)
 
     def wait(self, timeout):
         try:
@@ -256,7 +326,7 @@ class Worker:
             self.proc.kill()
             self.proc.wait()
             rc = None
-        self.logf.close()
+        self.close()
         return rc
 
 
@@ -277,7 +347,10 @@ def wait_until(pred, timeout, step=0.1):
 
 
 def tmpdir():
-    return tempfile.mkdtemp(prefix="mlw-sqs.")
+    """A scratch directory; whatever logs are left in it at exit are kept (keep_logs)."""
+    d = tempfile.mkdtemp(prefix="mlw-sqs.")
+    atexit.register(keep_logs, d)
+    return d
 
 
 def no_secret(text):

@@ -42,7 +42,8 @@ if [ ! -x "$DRIVER" ]; then
 fi
 
 TMP=$(mktemp -d /tmp/mlw_parity.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+source "$SRC/tests/test_logs.sh" && mlw_reset_logs # mlw_keep_logs: logs kept for the secret scan
+trap 'mlw_keep_logs "$TMP"; rm -rf "$TMP"' EXIT
 
 # 20 sequences of lengths 1..64 and two longer ones (65, 200: attention runs in blocks of 64
 # query rows), [CLS] ... [SEP] around random ids of the cased vocab

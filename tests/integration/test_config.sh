@@ -84,19 +84,21 @@ expect "mlworker version" 0 - - "$MLWORKER" version
 if [ -s "$TMP/out" ]; then pass "version prints something"; else fail "version printed nothing"; fi
 
 say "secrets never reach the output"
+PGPW=$(mlw_secret PG_PASSWORD)
+PGPW_URL=$("$PY" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$PGPW")
 for form in url parts; do
   if [ "$form" = url ]; then
-    senv=(DATABASE_URL='postgresql://bob:s3cretPW%40x@127.0.0.1:1/db')
+    senv=(DATABASE_URL="postgresql://bob:$PGPW_URL@127.0.0.1:1/db")
   else
     senv=(POSTGRES_SERVER=127.0.0.1 POSTGRES_PORT=1 POSTGRES_USER=bob
-          POSTGRES_PASSWORD='s3cretPW@x' POSTGRES_DB=db)
+          POSTGRES_PASSWORD="$PGPW" POSTGRES_DB=db)
   fi
   set +e
   (cd "$TMP" && timeout 30 env "${senv[@]}" ML_WORKER_EXIT_WHEN_IDLE=1 "$MLWORKER" run) \
     >"$TMP/out" 2>"$TMP/err"
   rc=$?
   set -e
-  if grep -q 's3cretPW' "$TMP/out" "$TMP/err"; then
+  if grep -qF -e "${PGPW:0:12}" -e "${PGPW_URL:0:12}" "$TMP/out" "$TMP/err"; then
     fail "database password ($form) appears in the output"
   elif [ "$rc" -eq 124 ]; then
     fail "worker hung with an unreachable PostgreSQL ($form)"

@@ -48,7 +48,8 @@ fi
 [ -x "$MLW" ] || { bad "prerequisite: $MLW not built"; finish; }
 
 TMP=$(mktemp -d /tmp/mlw_embed.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+source "$SRC/tests/test_logs.sh" && mlw_reset_logs # mlw_keep_logs: logs kept for the secret scan
+trap 'mlw_keep_logs "$TMP"; rm -rf "$TMP"' EXIT
 t0=$(date +%s)
 
 # texts.txt: one text per line (what mlworker reads); texts.jsonl: the same as JSON strings

@@ -142,7 +142,7 @@ def main():
                 w.proc.kill()
                 w.proc.wait()
         moto.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        T.cleanup(tmp)
     T.finish()
 
 

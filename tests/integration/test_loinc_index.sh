@@ -36,7 +36,8 @@ finish() {
 "$PY" -c 'import numpy' 2>/dev/null || { bad "prerequisite: $PY cannot import numpy"; finish; }
 
 TMP=$(mktemp -d /tmp/mlw_loinc.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+source "$SRC/tests/test_logs.sh" && mlw_reset_logs # mlw_keep_logs: logs kept for the secret scan
+trap 'mlw_keep_logs "$TMP"; rm -rf "$TMP"' EXIT
 t0=$(date +%s)
 
 for spec in "tiny 11" "other 12"; do

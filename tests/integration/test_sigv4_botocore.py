@@ -35,11 +35,13 @@ except ImportError as exc:  # pragma: no cover - environment problem
     print("0 passed, 1 failed")
     sys.exit(1)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sqs_testlib import secret  # noqa: E402  (tests/secrets.txt)
+
 AKID = "AKIAIOSFODNN7EXAMPLE"
-SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SECRET = secret("SIGV4_SECRET_ACCESS_KEY")
 # Shaped like a real STS token: long, with '/', '+' and '='.
-TOKEN = ("IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDk+example/"
-         "token+with/slashes+and=padding==")
+TOKEN = secret("SIGV4_SESSION_TOKEN")
 WHEN = datetime.datetime(2024, 5, 6, 7, 8, 9)
 AMZ_DATE = WHEN.strftime("%Y%m%dT%H%M%SZ")
 JSON_CT = "application/x-amz-json-1.0"

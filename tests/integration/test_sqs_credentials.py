@@ -48,15 +48,15 @@ def secret(s):
     return s
 
 
-ENV_KEYS = ("AKIAENVKEY0000000001", secret("envSecret/abcdefghijklmnopqrstuvwxyz0123"))
-FILE_DEFAULT = ("AKIAFILEDEFAULT00001", secret("fileDefaultSecret+abcdefghijklmnopqrstuv"))
-FILE_MLW = ("AKIAFILEPROFILE00001", secret("fileProfileSecret/abcdefghijklmnopqrstuv"))
-CONF_ONLY = ("AKIACONFPROFILE00001", secret("confProfileSecret=abcdefghijklmnopqrstuv"))
-ECS_TOKEN = secret("ecs-authorization-token-do-not-log-1234")
-ECS_KEYS = ("ASIAECSTEMPORARY0001", secret("ecsTempSecret/abcdefghijklmnopqrstuvwxyz"),
-            secret("IQoJb3JpZ2luX2VjECS//////////wEaCXVzZXN0LTEiRzBFAiEAecs+token/x=="))
-IMDS_KEYS = ("ASIAIMDSTEMPORARY001", secret("imdsTempSecret/abcdefghijklmnopqrstuvwxy"),
-             secret("IQoJb3JpZ2luX2VjIMDS//////////wEaCXVzZXN0LTEiRzBFAiEAimds+token/y=="))
+ENV_KEYS = ("AKIAENVKEY0000000001", secret(T.secret("CRED_ENV_SECRET")))
+FILE_DEFAULT = ("AKIAFILEDEFAULT00001", secret(T.secret("CRED_FILE_DEFAULT_SECRET")))
+FILE_MLW = ("AKIAFILEPROFILE00001", secret(T.secret("CRED_FILE_PROFILE_SECRET")))
+CONF_ONLY = ("AKIACONFPROFILE00001", secret(T.secret("CRED_CONFIG_PROFILE_SECRET")))
+ECS_TOKEN = secret(T.secret("CRED_ECS_AUTH_TOKEN"))
+ECS_KEYS = ("ASIAECSTEMPORARY0001", secret(T.secret("CRED_ECS_SECRET")),
+            secret(T.secret("CRED_ECS_SESSION_TOKEN")))
+IMDS_KEYS = ("ASIAIMDSTEMPORARY001", secret(T.secret("CRED_IMDS_SECRET")),
+             secret(T.secret("CRED_IMDS_SESSION_TOKEN")))
 
 
 class FakeSQS:
@@ -135,7 +135,7 @@ class FakeMetadata:
         self.ecs_auth_seen = []
         self.imds_hits = []
         self.expires_in = 3600
-        self.imds_token = "imds-session-token-123"
+        self.imds_token = T.secret("CRED_IMDS_API_TOKEN")
         SECRETS.append(self.imds_token)
         md = self
 
@@ -311,8 +311,7 @@ T.check(not leaks, "no secret, session token or authorization token in any outpu
 sqs.server.shutdown()
 md.server.shutdown()
 if T.FAILED == 0:
-    import shutil
-    shutil.rmtree(TMP, ignore_errors=True)
+    T.cleanup(TMP)
 else:
     print("outputs kept in " + TMP)
 T.finish()

@@ -224,8 +224,7 @@ finally:
         proxy.stop()
     moto.stop()
     if T.FAILED == 0:
-        import shutil
-        shutil.rmtree(TMP, ignore_errors=True)
+        T.cleanup(TMP)
     else:
         print("logs kept in " + TMP)
 T.finish()

@@ -148,7 +148,7 @@ finally:
     fq.wait()
     flog.close()
     if T.FAILED == 0:
-        shutil.rmtree(TMP, ignore_errors=True)
+        T.cleanup(TMP)
     else:
         print("logs kept in " + TMP)
 T.finish()

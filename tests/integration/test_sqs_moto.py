@@ -365,8 +365,7 @@ try:
 finally:
     moto.stop()
     if T.FAILED == 0:
-        import shutil
-        shutil.rmtree(TMP, ignore_errors=True)
+        T.cleanup(TMP)
     else:
         print("logs kept in " + TMP)
 T.finish()

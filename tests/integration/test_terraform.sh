@@ -8,10 +8,12 @@
 set -euo pipefail
 SRC=${MLW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TF=$SRC/deploy/terraform
+source "$SRC/tests/test_logs.sh" && mlw_reset_logs # mlw_secret, mlw_keep_logs
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mlw-tf.XXXXXX")
 MOTO_PID=
 cleanup() {
   [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null || true
+  mlw_keep_logs "$TMP"
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -168,7 +170,7 @@ for _ in $(seq 100); do
 done
 # Fake keys for the mock; nothing here reaches AWS.
 export AWS_ENDPOINT_URL=http://127.0.0.1:$MPORT AWS_ACCESS_KEY_ID=AKIATERRAFORMTEST001 \
-  AWS_SECRET_ACCESS_KEY=terraform-test-secret AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1
+  AWS_SECRET_ACCESS_KEY="$(mlw_secret TERRAFORM_AWS_SECRET)" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1
 
 # plan_ok EX PATTERN...: plan the example; each PATTERN must occur in the plan (!PATTERN: not)
 plan_ok() {

@@ -42,7 +42,8 @@ fi
 echo "tokenizer under test: ${tokenize[*]}"
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$src/tests/test_logs.sh" && mlw_reset_logs # mlw_keep_logs: logs kept for the secret scan
+trap 'mlw_keep_logs "$work"; rm -rf "$work"' EXIT
 
 start=$(date +%s.%N)
 python3 "$src/tests/tokenizer/gen_corpus.py" --seed 20240601 --count 6000 \

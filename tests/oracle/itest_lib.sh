@@ -10,6 +10,9 @@ if [ ! -x "$MLWORKER" ]; then
 fi
 PY=${PYTHON:-python3}
 ORACLE_DIR=$MLW_SOURCE_DIR/tests/oracle
+# mlw_keep_logs (logs kept in $MLW_TEST_LOGS for the secret scan), mlw_secret
+source "$MLW_SOURCE_DIR/tests/test_logs.sh"
+mlw_reset_logs
 
 # A clean environment: nothing from the caller's shell may pick another database or mode.
 unset DATABASE_URL SQLALCHEMY_DATABASE_URI POSTGRES_SERVER POSTGRES_PORT POSTGRES_USER \
@@ -27,6 +30,7 @@ cleanup() {
   for p in "${BG_PIDS[@]}"; do
     kill -9 "$p" 2>/dev/null || true
   done
+  mlw_keep_logs "$TMP"
   rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -44,6 +44,10 @@ _pg_start_server() {
 pg_stop() {
   if [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR" ]; then
     _pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    # The server's log joins the test's logs (secret scan, tests/check_secrets.sh).
+    if [ -n "${MLW_TEST_LOGS:-}" ] && mkdir -p "$MLW_TEST_LOGS/postgres-${PG_PORT:-x}"; then
+      cp "$PG_DIR"/*.log "$MLW_TEST_LOGS/postgres-${PG_PORT:-x}/" 2>/dev/null || true
+    fi
     rm -rf "$PG_DIR"
   fi
 }
