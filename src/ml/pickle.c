@@ -192,7 +192,7 @@ static int pu_pop_mark(struct pu *u, struct pv ***items, size_t *n)
     if (u->n_marks == 0)
         return pu_fail(u, MLW_EFORMAT, "no MARK to pop back to");
     size_t m = u->marks[--u->n_marks];
-    *items = u->stack + m;
+    *items = u->stack != NULL ? u->stack + m : NULL; /* NULL only when nothing was pushed */
     *n = u->sp - m;
     u->sp = m;
     return MLW_OK;
@@ -542,6 +542,8 @@ static int pu_setitems(struct pu *u, struct pv *d, struct pv **kv, size_t n)
         return pu_fail(u, MLW_EFORMAT, "SETITEM(S) on something that is not a dict");
     if (n % 2 != 0)
         return pu_fail(u, MLW_EFORMAT, "SETITEMS with an odd number of entries");
+    if (n == 0)
+        return MLW_OK;
     if (pu_grow((void **)&d->items, &d->cap, d->n + n, sizeof *d->items) != 0)
         return pu_oom(u);
     memcpy(d->items + d->n, kv, n * sizeof *kv);

@@ -116,6 +116,12 @@ static int tb_check_tensor(const char *label, const struct pickle_tensor *t,
     out->nbytes = (size_t)nbytes;
     *strided = numel > 1 && !contiguous;
     if (*strided) {
+        /* A view that repeats elements (stride 0, broadcast) is no weight. */
+        if (numel > (uint64_t)t->storage_numel)
+            return mlw_err_set(err, MLW_EUNSUPPORTED,
+                               "%s: tensor \"%.200s\": %llu elements over a storage of %lld "
+                               "(a broadcast view); not supported", label, t->name,
+                               (unsigned long long)numel, (long long)t->storage_numel);
         *heap_need += (nbytes + 63) / 64 * 64;
         return MLW_OK;
     }
@@ -178,6 +184,12 @@ static int tb_build(struct safetensors *st, const char *label, struct pickle_sta
         if (rc != MLW_OK)
             break;
     }
+    /* Copies of strided tensors: at most a few times the file (each copy is at
+     * most its storage; storages may be shared by a few views). */
+    if (rc == MLW_OK && heap_need > 4 * (uint64_t)st->data_len + (1u << 20))
+        rc = mlw_err_set(err, MLW_EUNSUPPORTED, "%s: strided tensors would need %llu bytes of "
+                         "copies, more than 4 times the file; not supported", label,
+                         (unsigned long long)heap_need);
     if (rc == MLW_OK && heap_need > 0) {
         st->heap = malloc((size_t)heap_need);
         if (st->heap == NULL)

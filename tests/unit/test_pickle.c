@@ -378,6 +378,20 @@ static void test_memo_and_stack(void **state)
     pk_op(&h, 's');
     expect_error(&h, "not a dict");
     free(h.p);
+    /* MARK + TUPLE before anything was pushed; an empty SETITEMS (found by fuzzing) */
+    struct pk i = {0};
+    pk_op(&i, '(');
+    pk_op(&i, 't');
+    pk_op(&i, '.');
+    expect_error(&i, "holds a tuple, not a state dict");
+    free(i.p);
+    struct pk j = {0};
+    pk_op(&j, '}');
+    pk_op(&j, '(');
+    pk_op(&j, 'u');
+    pk_op(&j, '.');
+    expect_error(&j, "holds no tensors");
+    free(j.p);
 }
 
 static void test_bad_reduce_and_persid(void **state)
