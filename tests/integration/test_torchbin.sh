@@ -99,6 +99,14 @@ done
 genbin "$TMP/st_f32" "$TMP/legacy_heads" --legacy --heads --strided &&
     same legacy_heads_strided ref_f32 "$TMP/legacy_heads"
 [ ! -e "$TMP/zip_f32/model.safetensors" ] || bad "gen_torchbin.py left a model.safetensors"
+# int8 packs the weights at load (and releases their pages): strided copies too
+for d in st_f32 heads_f32; do
+    "$MLW" embed --model "$TMP/$d" --threads 2 --dtype int8 < "$TMP/texts.txt" \
+        > "$TMP/int8_$d.out" 2>&1
+done
+[ -s "$TMP/int8_st_f32.out" ] && cmp -s "$TMP/int8_st_f32.out" "$TMP/int8_heads_f32.out" &&
+    ok "int8: prefixed, tied, strided .bin identical to safetensors" ||
+    bad "int8 .bin vs safetensors: $(head -c 300 "$TMP/int8_heads_f32.out")"
 
 # --- info ----------------------------------------------------------------------------------
 if out=$("$MLW" model info "$TMP/heads_f32" 2>&1) &&
