@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_ml.h"
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/signals.h"
@@ -160,6 +161,42 @@ static int open_db(const char *cmd, struct db_target *db, struct store **st)
     return 0;
 }
 
+/* The lab pipeline's ML engine, started as `run` starts it (LOINC_ENABLED=1
+ * and the model variables), so the labs compared or repaired get the
+ * decisions run would store. 0 (*loaded set), or 1 after a message. */
+static int start_ml(const char *cmd, const struct ops_args *a, int *loaded)
+{
+    *loaded = 0;
+    if (!(a->o.domains & (1u << DOMAIN_LABS)))
+        return 0;
+    struct config cfg;
+    char problems[4096];
+    struct mlw_err err = {0};
+    int rc = 0;
+    if (config_load(&cfg, env, problems, sizeof problems) != MLW_OK) {
+        cli_print_problems(problems);
+        rc = 1;
+    } else if (cli_ml_start(&cfg, loaded, &err) != MLW_OK) {
+        fprintf(stderr, "mlworker %s: cannot start the ML engine (LOINC_ENABLED=1): %s\n", cmd,
+                err.msg);
+        rc = 1;
+    } else if (*loaded && !a->o.quiet) {
+        fprintf(stderr, "mlworker %s: lab decisions by the catalog and the ML engine (%s)\n",
+                cmd, cfg.model_dir);
+    }
+    config_free(&cfg);
+    return rc;
+}
+
+static void print_ml_note(const struct ops_report *rep)
+{
+    if (rep->total.ml_unchecked)
+        printf("note: %lld lab row(s) carry ML decisions but LOINC_ENABLED is off here: their "
+               "LOINC code, category and ML columns were taken as stored (not checked); set "
+               "LOINC_ENABLED=1 and the model variables as for `run` to check them\n",
+               (long long)rep->total.ml_unchecked);
+}
+
 static void print_tables(const struct ops_report *rep, const char *verb_changed)
 {
     for (int i = 0; i < rep->ntables; i++) {
@@ -206,8 +243,31 @@ int cmd_recompute(int argc, char **argv)
     signals_install();
     struct mlw_err err = {0};
     struct ops_report rep;
-    int status = 0;
-    if (!a->dry_run && (a->o.domains & (1u << DOMAIN_LABS))) {
+    int status = 0, ml = 0;
+    if (start_ml("recompute", a, &ml)) {
+        store_close(st);
+        config_db_free(&db);
+        free(a);
+        return 1;
+    }
+    int64_t ml_rows = 0;
+    if (!a->dry_run && !ml && (a->o.domains & (1u << DOMAIN_LABS))) {
+        /* Reprocessing without the engine would replace its decisions by the
+         * catalog's (Others / UNKNOWN): refuse rather than lose them. */
+        if (ops_labs_ml_rows(st, &ml_rows, &err) != MLW_OK) {
+            fprintf(stderr, "mlworker recompute: %s\n", err.msg);
+            status = 1;
+        } else if (ml_rows) {
+            fprintf(stderr,
+                    "mlworker recompute: %lld lab row(s) carry decisions of the ML engine, and "
+                    "LOINC_ENABLED is off here: recomputing labs would replace them with the "
+                    "catalog's. Set LOINC_ENABLED=1 and the model variables as for `run`, or "
+                    "leave labs out (--domain vitals --domain nutrition).\n",
+                    (long long)ml_rows);
+            status = 1;
+        }
+    }
+    if (status == 0 && !a->dry_run && (a->o.domains & (1u << DOMAIN_LABS))) {
         /* lab_test_mappings follows this binary's catalog, as `run` does at start */
         int synced = 0;
         int64_t requeued = 0;
@@ -225,6 +285,7 @@ int cmd_recompute(int argc, char **argv)
     }
     if (status == 0) {
         print_scope(a->dry_run ? "recompute --dry-run" : "recompute", a, &rep);
+        print_ml_note(&rep);
         int64_t n = rep.total.mismatched + rep.total.stale + rep.total.missing;
         if (n == 0) {
             printf("%s\n", a->dry_run ? "would change nothing: everything matches"
@@ -301,14 +362,17 @@ int cmd_verify(int argc, char **argv)
     struct mlw_err err = {0};
     struct ops_report rep;
     struct verify_print p = {a->limit, 0, 0, 0};
-    int status = 0;
-    if (ops_verify(st, &a->o, print_diff, &p, &rep, &err) != MLW_OK) {
+    int status = 0, ml = 0;
+    if (start_ml("verify", a, &ml)) {
+        status = 1;
+    } else if (ops_verify(st, &a->o, print_diff, &p, &rep, &err) != MLW_OK) {
         fprintf(stderr, "mlworker verify: %s\n", err.msg);
         status = 1;
     } else {
         if (p.omitted)
             printf("... %ld more difference line(s) (--limit)\n", p.omitted);
         print_scope("verify", a, &rep);
+        print_ml_note(&rep);
         int64_t n = rep.total.mismatched + rep.total.stale + rep.total.missing;
         if (n == 0) {
             printf("all match\n");

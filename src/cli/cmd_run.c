@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_ml.h"
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -118,19 +119,9 @@ int cmd_run(int argc, char **argv)
     if (cfg.loinc_enabled) {
         /* The model and index load once here, before the worker threads, and
          * are shared by them; a missing or mismatched file stops the start. */
-        struct mlctx_opts mo = {.enabled = 1,
-                                .model_dir = cfg.model_dir,
-                                .index_path = cfg.loinc_index,
-                                .min_score = cfg.loinc_min_score,
-                                .category_min_score = cfg.category_min_score,
-                                .llm_min_score = cfg.llm_min_score,
-                                .llm = {cfg.llm_url, cfg.openai_api_key, cfg.llm_model,
-                                        cfg.llm_timeout}};
-        struct mlctx *ml = NULL;
-        const struct labcat *cat = NULL;
+        int loaded = 0;
         double t0 = mlw_monotonic();
-        if (mlctx_configure(&mo, &err) != MLW_OK || !(cat = labs_catalog(&err)) ||
-            mlctx_acquire(cat, &ml, &err) != MLW_OK) {
+        if (cli_ml_start(&cfg, &loaded, &err) != MLW_OK) {
             fprintf(stderr, "mlworker: cannot start the ML engine (LOINC_ENABLED=1): %s\n", err.msg);
             health_stop(hs);
             store_close(st);

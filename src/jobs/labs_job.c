@@ -178,6 +178,7 @@ struct decision {
     const char *category_source; /* catalog | manual | loinc | embedding | NULL (Others) */
     int has_loinc_score, has_category_score, needs_review;
     double loinc_score, category_score;
+    int ml_off;           /* the ML step would decide this name, but is off in this process */
 };
 
 /* Whitespace collapsed and trimmed (the lab agent does this at insert; the
@@ -593,6 +594,8 @@ static int ml_refine(const struct labcat *cat, struct arena *a, const char *name
         return MLW_OK;
     struct mlctx *m = NULL;
     int rc = mlctx_acquire(cat, &m, err);
+    if (rc == MLW_OK && m == NULL)
+        d->ml_off = 1;
     if (rc || m == NULL)
         return rc;
     /* a specimen the name states is already in its words (lexical
@@ -628,19 +631,70 @@ static int ml_refine(const struct labcat *cat, struct arena *a, const char *name
     return MLW_OK;
 }
 
+/*
+ * The pipeline's checks of one batch row, in the original's order (labs_group
+ * and labs_job_expect_row both call this, so verify cannot drift from the
+ * pipeline): NULL when the row is good (*day set), else the failure reason
+ * (static text, or why) with *status "insufficient" or "failed".
+ */
+static const char *check_row(const struct store_rows *c, size_t i, struct arena *a, mlw_day *day,
+                             const char **status, char *why, size_t why_len)
+{
+    const struct sval *dv = store_cell(c, i, C_DATE);
+    const char *name = cell_text(a, store_cell(c, i, C_NAME));
+    const char *value = cell_text(a, store_cell(c, i, C_VALUE));
+    const char *bad_date = "not a date";
+    char shown[64];
+    *status = "insufficient";
+    if (is_blank(value))
+        return "Missing test_value";
+    if (is_blank(name))
+        return "Missing test_name";
+    if (dv->type == SV_NULL || (sv_as_text(dv) && is_blank(sv_as_text(dv))))
+        return "Missing test_date";
+    *status = "failed";
+    if (!sv_as_text(dv) || mlw_date_parse(dv->s, dv->n, day, &bad_date)) {
+        pipeline_describe(dv, shown, sizeof shown);
+        snprintf(why, why_len, "invalid test_date '%s': %s", shown, bad_date);
+        return why;
+    }
+    if (strlen(name) > NAME_MAX_BYTES) {
+        snprintf(why, why_len, "test_name is %zu bytes long (at most %d)", strlen(name),
+                 NAME_MAX_BYTES);
+        return why;
+    }
+    if (pipeline_check_text(c, i, TEXT_COLS, N_TEXT_COLS, why, why_len))
+        return why;
+    *status = "categorized";
+    return NULL;
+}
+
+/* The decision for a good batch row: manual mapping or catalog, then the ML
+ * step (LOINC_ENABLED=1). *name: the collapsed name, *context: the row's
+ * report section (arena). */
+static int decide_row(struct store *st, const struct labcat *cat, const struct store_rows *c,
+                      size_t i, struct arena *a, struct decision *d, char **name,
+                      const char **context, struct mlw_err *err)
+{
+    *name = collapse(a, cell_text(a, store_cell(c, i, C_NAME)));
+    *context = cell_text(a, store_cell(c, i, C_CAT));
+    if (!*name)
+        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    int rc = decide(st, cat, a, *name, *context, d, err);
+    if (rc == MLW_OK)
+        rc = ml_refine(cat, a, *name, *context, cell_text(a, store_cell(c, i, C_UNIT)), d, err);
+    return rc;
+}
+
 static int categorize_row(struct store *st, const struct labcat *cat, const struct store_rows *c,
                           size_t i, mlw_day day, const char *version, const char *now,
                           struct arena *a, struct mlw_err *err)
 {
     int64_t id = sv_as_int(store_cell(c, i, C_ID));
-    char *name = collapse(a, cell_text(a, store_cell(c, i, C_NAME)));
-    const char *context = cell_text(a, store_cell(c, i, C_CAT));
-    if (!name)
-        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    char *name;
+    const char *context;
     struct decision d;
-    int rc = decide(st, cat, a, name, context, &d, err);
-    if (rc == MLW_OK)
-        rc = ml_refine(cat, a, name, context, cell_text(a, store_cell(c, i, C_UNIT)), &d, err);
+    int rc = decide_row(st, cat, c, i, a, &d, &name, &context, err);
     if (rc)
         return rc;
     char date[MLW_DATE_LEN];
@@ -723,35 +777,12 @@ static int labs_group(struct store *st, const struct store_rows *c, const struct
     for (size_t k = 0; k < g->n && rc == MLW_OK; k++) {
         size_t i = g->rows[k];
         int64_t id = sv_as_int(store_cell(c, i, C_ID));
-        const struct sval *dv = store_cell(c, i, C_DATE), *ov = store_cell(c, i, C_OLD_DATE);
-        const char *name = cell_text(a, store_cell(c, i, C_NAME));
-        const char *value = cell_text(a, store_cell(c, i, C_VALUE));
-        const char *status = "insufficient", *reason = NULL;
-        char why[256], shown[64];
+        const struct sval *ov = store_cell(c, i, C_OLD_DATE);
+        const char *status;
+        char why[256];
         mlw_day day = 0, old = 0;
         int had_old = sv_as_text(ov) && mlw_date_parse(ov->s, ov->n, &old, NULL) == 0;
-        const char *bad_date = "not a date";
-        /* the original's checks, in its order */
-        if (is_blank(value))
-            reason = "Missing test_value";
-        else if (is_blank(name))
-            reason = "Missing test_name";
-        else if (dv->type == SV_NULL || (sv_as_text(dv) && is_blank(sv_as_text(dv))))
-            reason = "Missing test_date";
-        else if (!sv_as_text(dv) || mlw_date_parse(dv->s, dv->n, &day, &bad_date)) {
-            pipeline_describe(dv, shown, sizeof shown);
-            snprintf(why, sizeof why, "invalid test_date '%s': %s", shown, bad_date);
-            status = "failed";
-            reason = why;
-        } else if (strlen(name) > NAME_MAX_BYTES) {
-            snprintf(why, sizeof why, "test_name is %zu bytes long (at most %d)", strlen(name),
-                     NAME_MAX_BYTES);
-            status = "failed";
-            reason = why;
-        } else if (pipeline_check_text(c, i, TEXT_COLS, N_TEXT_COLS, why, sizeof why)) {
-            status = "failed";
-            reason = why;
-        }
+        const char *reason = check_row(c, i, a, &day, &status, why, sizeof why);
         if (reason) {
             int changed = finish(st, id, status, reason, now, err);
             if (changed < 0)
@@ -1037,47 +1068,31 @@ int labs_job_expect_row(struct store *st, const struct store_rows *c, size_t i, 
     const struct labcat *cat = labs_catalog(err);
     if (!cat)
         return MLW_EFORMAT;
-    const struct sval *dv = store_cell(c, i, C_DATE);
-    const char *name = cell_text(a, store_cell(c, i, C_NAME));
-    const char *value = cell_text(a, store_cell(c, i, C_VALUE));
-    const char *bad_date = "not a date";
-    char shown[64];
-    out->status = "insufficient";
-    if (is_blank(value))
-        out->reason = "Missing test_value";
-    else if (is_blank(name))
-        out->reason = "Missing test_name";
-    else if (dv->type == SV_NULL || (sv_as_text(dv) && is_blank(sv_as_text(dv))))
-        out->reason = "Missing test_date";
-    else if (!sv_as_text(dv) || mlw_date_parse(dv->s, dv->n, &out->day, &bad_date)) {
-        pipeline_describe(dv, shown, sizeof shown);
-        snprintf(why, sizeof why, "invalid test_date '%s': %s", shown, bad_date);
-        out->status = "failed";
-        out->reason = arena_strdup(a, why);
-    } else if (strlen(name) > NAME_MAX_BYTES) {
-        snprintf(why, sizeof why, "test_name is %zu bytes long (at most %d)", strlen(name),
-                 NAME_MAX_BYTES);
-        out->status = "failed";
-        out->reason = arena_strdup(a, why);
-    } else if (pipeline_check_text(c, i, TEXT_COLS, N_TEXT_COLS, why, sizeof why)) {
-        out->status = "failed";
-        out->reason = arena_strdup(a, why);
+    mlw_day day = 0;
+    const char *reason = check_row(c, i, a, &day, &out->status, why, sizeof why);
+    if (reason) {
+        out->reason = reason == why ? arena_strdup(a, why) : reason;
+        return out->reason ? MLW_OK : mlw_err_set(err, MLW_ENOMEM, "out of memory");
     }
-    if (out->reason)
-        return MLW_OK;
-    out->status = "categorized";
-    char *collapsed = collapse(a, name);
-    const char *context = cell_text(a, store_cell(c, i, C_CAT));
-    if (!collapsed)
-        return mlw_err_set(err, MLW_ENOMEM, "out of memory");
+    out->day = day;
+    char *name;
+    const char *context;
     struct decision d;
-    int rc = decide(st, cat, a, collapsed, context, &d, err);
+    int rc = decide_row(st, cat, c, i, a, &d, &name, &context, err);
     if (rc)
         return rc;
     out->name = d.name;
     out->code = d.code;
     out->loinc = d.loinc;
     out->category = d.category;
+    out->loinc_source = d.loinc_source;
+    out->category_source = d.category_source;
+    out->has_loinc_score = d.has_loinc_score;
+    out->loinc_score = d.loinc_score;
+    out->needs_review = d.needs_review;
+    out->has_category_score = d.has_category_score;
+    out->category_score = d.category_score;
+    out->ml_off = d.ml_off;
     return MLW_OK;
 }
 

@@ -43,13 +43,23 @@ struct arena;
 extern const char labs_job_row_cols[];
 extern const char labs_job_row_from[];
 
-/* What the pipeline would make of one raw row (same checks, same decision).
+/* What the pipeline would make of one raw row: the same checks and the same
+ * decision (manual mapping, catalog, then the ML engine when this process
+ * loaded it: mlctx_configure + LOINC_ENABLED=1, as `mlworker run`).
  * Strings live in the arena (or are static). */
 struct labs_job_expect {
     const char *status;   /* categorized | insufficient | failed */
     const char *reason;   /* failure_reason; NULL when categorized */
     int32_t day;          /* test_date (mlw_day) when categorized */
     const char *name, *code, *loinc, *category; /* the decision when categorized */
+    /* provenance, as lab_report_categorized stores it (migration 004) */
+    const char *loinc_source, *category_source;
+    int has_loinc_score, has_category_score, needs_review;
+    double loinc_score, category_score;
+    /* 1: the catalog left the name unresolved and the ML step would decide
+     * it (LOINC_ENABLED=1), but the engine is off in this process: the
+     * decision above is the one without ML */
+    int ml_off;
 };
 int labs_job_expect_row(struct store *st, const struct store_rows *c, size_t i, struct arena *a,
                         struct labs_job_expect *out, struct mlw_err *err);

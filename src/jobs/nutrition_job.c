@@ -32,14 +32,14 @@
 /* Batch rows: id, user_id, meal_date, aggregated_date, then the 27 nutrients. */
 enum { C_ID, C_USER, C_DATE, C_COUNTED, C_NUTR };
 
-#define ROW_COLS "id, user_id, meal_date, aggregated_date" NUTRIENTS(COL)
-/* The pipeline's own select adds the lengths of the text the day
- * recomputation reads (C_LEN_MEAL, C_LEN_SOURCE): longer than
- * PIPELINE_MAX_NAME_CHARS makes the row 'failed'. */
+/* Then the lengths of the text the day recomputation reads (C_LEN_MEAL,
+ * C_LEN_SOURCE): longer than PIPELINE_MAX_NAME_CHARS makes the row 'failed'. */
 enum { C_LEN_MEAL = C_NUTR + NUTR_COUNT, C_LEN_SOURCE };
+#define ROW_COLS                                                                    \
+    "r.id, r.user_id, r.meal_date, r.aggregated_date" NUTRIENTS(COL)                   \
+    ", length(r.meal_type), length(r.data_source)"
 #define SELECT_HEAD                                                                  \
-    "SELECT " ROW_COLS ", length(r.meal_type), length(r.data_source)"                  \
-    " FROM nutrition_raw_data r WHERE r.aggregation_status='pending'"
+    "SELECT " ROW_COLS " FROM nutrition_raw_data r WHERE r.aggregation_status='pending'"
 #define SELECT_TAIL " ORDER BY r.created_at, r.id LIMIT ?"
 
 /* aggregated_date remembers the day a row was counted under, so that a row
@@ -245,7 +245,7 @@ static int recompute_period(struct store *st, int64_t user, mlw_day first, int m
     return store_exec(st, monthly ? SQL_MONTHLY_UPSERT : SQL_WEEKLY_UPSERT, p, np, NULL, err);
 }
 
-/* Validate one batch row: 0, or -1 with why (a bad date or nutrient). */
+/* Validate a batch row's date and nutrients: 0, or -1 with why. */
 static int check_item(const struct store_rows *c, size_t i, mlw_day *day, char *why,
                       size_t why_len)
 {
@@ -284,6 +284,15 @@ static int check_text_lengths(const struct store_rows *c, size_t i, char *why, s
     return 0;
 }
 
+/* Every check the pipeline makes of one batch row (nutrition_group and
+ * nutrition_job_check_row, so verify cannot drift from it): 0 with its day,
+ * or -1 with why. */
+static int check_row(const struct store_rows *c, size_t i, mlw_day *day, char *why,
+                     size_t why_len)
+{
+    return check_item(c, i, day, why, why_len) || check_text_lengths(c, i, why, why_len) ? -1 : 0;
+}
+
 struct ok_row {
     mlw_day day;
     int64_t id;
@@ -315,8 +324,7 @@ static int nutrition_group(struct store *st, const struct store_rows *c, const s
         size_t i = g->rows[k];
         char why[256] = "";
         mlw_day day = 0;
-        int bad = check_item(c, i, &day, why, sizeof why) ||
-                  (c->ncols > C_LEN_SOURCE && check_text_lengths(c, i, why, sizeof why));
+        int bad = check_row(c, i, &day, why, sizeof why);
         int64_t id = sv_as_int(store_cell(c, i, C_ID));
         if (bad) {
             struct sval p[6] = {sv_text("failed"), sv_text(why), sv_text(now), sv_null(),
@@ -385,7 +393,7 @@ int nutrition_job_check_row(const struct store_rows *c, size_t i, mlw_day *day, 
                             char *why, size_t why_len)
 {
     *day = 0;
-    if (check_item(c, i, day, why, why_len))
+    if (check_row(c, i, day, why, why_len))
         return -1;
     read_nutrients(c, i, C_NUTR, nutr);
     return 0;

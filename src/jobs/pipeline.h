@@ -83,7 +83,9 @@ int pipeline_reprocess(struct store *st, enum domain d, int64_t user, const int6
  * categorized copy c); callers may append columns after these. */
 extern const char vitals_job_row_cols[];
 extern const char vitals_job_row_from[];
-extern const char nutrition_job_row_cols[]; /* FROM nutrition_raw_data r */
+extern const char nutrition_job_row_cols[]; /* FROM nutrition_raw_data r; id, user_id,
+                                             * meal_date, aggregated_date, 27 nutrients,
+                                             * length(meal_type), length(data_source) */
 
 /* Validate and normalise one vitals batch row as the pipeline does:
  * 0, or -1 with why. */
@@ -98,7 +100,8 @@ const char *vitals_job_loinc(const struct store_rows *map, const char *metric);
 int vitals_job_recompute(struct store *st, int64_t user, const char *metric, mlw_day day,
                          struct arena *a, struct mlw_err *err);
 
-/* Validate one nutrition batch row: 0 with its day and 27 nutrients, or -1
+/* Validate one nutrition batch row with every check the pipeline makes
+ * (date, nutrients, text lengths): 0 with its day and 27 nutrients, or -1
  * with why. */
 int nutrition_job_check_row(const struct store_rows *c, size_t i, mlw_day *day, double *nutr,
                             char *why, size_t why_len);

@@ -25,7 +25,10 @@ static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, c
 
 /* ---- tables ------------------------------------------------------------------- */
 
-enum vt { T_NUM, T_INT, T_TEXT, T_TS, T_DATE };
+/* T_SCORE: an ML score (float32 encoder arithmetic, which may differ in the
+ * last digits between CPUs): compared with absolute tolerance SCORE_TOL. */
+enum vt { T_NUM, T_INT, T_TEXT, T_TS, T_DATE, T_SCORE };
+#define SCORE_TOL 1e-5
 struct colspec {
     const char *name;
     enum vt t;
@@ -122,6 +125,20 @@ static const struct tspec L_CAT = {
     " c.test_value, c.test_unit, c.reference_range, c.test_status, c.test_date,"
     " c.inferred_test_category, r.categorization_status FROM lab_report_categorized c"
     " LEFT JOIN lab_reports r ON r.id = c.id WHERE c.user_id=?"};
+/* The same with the ML provenance columns of migration 004. */
+static const struct tspec L_CAT_ML = {
+    "lab_report_categorized", LV_ROW, {{"id", T_INT}}, 1,
+    {{"user_id", T_INT}, {"test_name", T_TEXT}, {"test_code", T_TEXT}, {"loinc_code", T_TEXT},
+     {"test_category", T_TEXT}, {"test_value", T_TEXT}, {"test_unit", T_TEXT},
+     {"reference_range", T_TEXT}, {"test_status", T_TEXT}, {"test_date", T_DATE},
+     {"inferred_test_category", T_TEXT}, {"loinc_source", T_TEXT}, {"loinc_score", T_SCORE},
+     {"needs_review", T_INT}, {"category_source", T_TEXT}, {"category_score", T_SCORE}},
+    16, -1, 9, -1,
+    "SELECT c.id, c.user_id, c.test_name, c.test_code, c.loinc_code, c.test_category,"
+    " c.test_value, c.test_unit, c.reference_range, c.test_status, c.test_date,"
+    " c.inferred_test_category, c.loinc_source, c.loinc_score, c.needs_review,"
+    " c.category_source, c.category_score, r.categorization_status"
+    " FROM lab_report_categorized c LEFT JOIN lab_reports r ON r.id = c.id WHERE c.user_id=?"};
 #define LAB_IDENT {"test_category", T_TEXT}, {"loinc_code", T_TEXT}, {"test_code", T_TEXT}
 #define LAB_VALS                                                                          \
     {{"test_name", T_TEXT}, {"avg_value", T_TEXT}, {"min_value", T_TEXT},                 \
@@ -320,12 +337,14 @@ static int same_val(struct arena *a, enum vt t, const struct sval *e, const stru
 {
     if (e->type == SV_NULL || s->type == SV_NULL)
         return e->type == s->type;
-    if (t == T_NUM || t == T_INT) {
+    if (t == T_NUM || t == T_INT || t == T_SCORE) {
         double x, y;
         if (as_number(e, &x) || as_number(s, &y))
             return 0;
         if (x == y)
             return 1;
+        if (t == T_SCORE)
+            return fabs(x - y) <= SCORE_TOL;
         double m = fmax(fabs(x), fabs(y));
         return fabs(x - y) <= 1e-9 * m;
     }
@@ -869,8 +888,10 @@ static int diff_vitals(struct dctx *x)
 
 /* ---- nutrition --------------------------------------------------------------------- */
 
-enum { NC_ID, NC_USER, NC_DATE, NC_COUNTED, NC_NUTR, NC_MEAL = NC_NUTR + NUTR_COUNT, NC_SOURCE,
-       NC_CREATED, NC_STATUS, NC_REASON };
+/* nutrition_job_row_cols (the nutrients, then the lengths of meal_type and
+ * data_source the row check reads), then the extra columns of diff_nutrition */
+enum { NC_ID, NC_USER, NC_DATE, NC_COUNTED, NC_NUTR, NC_LEN_MEAL = NC_NUTR + NUTR_COUNT,
+       NC_LEN_SOURCE, NC_MEAL, NC_SOURCE, NC_CREATED, NC_STATUS, NC_REASON };
 
 struct nitem {
     mlw_day day;
@@ -1032,9 +1053,42 @@ static int diff_nutrition(struct dctx *x)
 
 /* ---- labs ----------------------------------------------------------------------------- */
 
+/* labs_job_row_cols, then the raw status and reason, then the stored
+ * categorized copy's decision and ML provenance (LC_S_*; NULL without it). */
 enum { LC_ID, LC_USER, LC_NAME, LC_CAT, LC_VALUE, LC_UNIT, LC_RANGE, LC_STATUS, LC_DATE,
        LC_CREATED, LC_OLD_DATE, LC_LAB, LC_ADDRESS, LC_PHYSICIAN, LC_REPORT_DATE, LC_NOTES,
-       LC_METHOD, LC_DOC, LC_CONFIDENCE, LC_RAW_TEXT, LC_CSTATUS, LC_REASON };
+       LC_METHOD, LC_DOC, LC_CONFIDENCE, LC_RAW_TEXT, LC_CSTATUS, LC_REASON, LC_S_LOINC,
+       LC_S_CATEGORY, LC_S_LSRC, LC_S_LSCORE, LC_S_REVIEW, LC_S_CSRC, LC_S_CSCORE };
+#define LAB_EXTRA_ML                                                                        \
+    "r.categorization_status, r.failure_reason, c.loinc_code, c.inferred_test_category,"    \
+    " c.loinc_source, c.loinc_score, c.needs_review, c.category_source, c.category_score"
+#define LAB_EXTRA_NO_ML                                                                     \
+    "r.categorization_status, r.failure_reason, c.loinc_code, c.inferred_test_category,"    \
+    " NULL, NULL, NULL, NULL, NULL"
+
+/* Did the ML step decide this stored copy? (any ML provenance) */
+static int stored_ml(const struct store_rows *raw, size_t i)
+{
+    const struct sval *rv = store_cell(raw, i, LC_S_REVIEW);
+    return store_cell(raw, i, LC_S_LSRC)->type != SV_NULL ||
+           store_cell(raw, i, LC_S_LSCORE)->type != SV_NULL ||
+           store_cell(raw, i, LC_S_CSRC)->type != SV_NULL ||
+           store_cell(raw, i, LC_S_CSCORE)->type != SV_NULL ||
+           (rv->type != SV_NULL && sv_as_int(rv) != 0);
+}
+
+/* Does this database have the ML provenance columns (migration 004)? */
+static int have_ml_cols(struct store *st)
+{
+    struct store_rows r;
+    struct mlw_err e = {0};
+    if (store_query(st, "SELECT loinc_source, loinc_score, needs_review, category_source,"
+                        " category_score FROM lab_report_categorized WHERE 1=0",
+                    NULL, 0, &r, &e) != MLW_OK)
+        return 0;
+    store_rows_free(&r);
+    return 1;
+}
 
 struct lrow {
     mlw_day day;
@@ -1148,8 +1202,10 @@ static int cmp_lab_order(const void *pa, const void *pb)
 static int diff_labs(struct dctx *x)
 {
     struct store_rows raw = {0};
+    int ml_cols = have_ml_cols(x->st);
+    const struct tspec *tcat = ml_cols ? &L_CAT_ML : &L_CAT;
     int rc = load_raw(x, labs_job_row_cols, labs_job_row_from, "test_date",
-                      "r.categorization_status, r.failure_reason", &raw);
+                      ml_cols ? LAB_EXTRA_ML : LAB_EXTRA_NO_ML, &raw);
     struct lrow *rows = calloc(raw.nrows + 1, sizeof *rows);
     struct lab_agg *daily = NULL, *monthly = NULL;
     size_t nr = 0, nd = 0, nm = 0;
@@ -1182,7 +1238,7 @@ static int diff_labs(struct dctx *x)
             break;
         }
         struct sval k[1] = {sv_int(id)};
-        struct sval val[11] = {sv_int(x->user),
+        struct sval val[16] = {sv_int(x->user),
                                sv_text(e.name),
                                sv_text(e.code),
                                sv_text(e.loinc),
@@ -1192,8 +1248,27 @@ static int diff_labs(struct dctx *x)
                                *store_cell(&raw, i, LC_RANGE),
                                *store_cell(&raw, i, LC_STATUS),
                                date,
-                               sv_text(e.category)};
-        if ((rc = add_expected(x, &L_CAT, &cat, k, val)))
+                               sv_text(e.category),
+                               sv_text(e.loinc_source),
+                               e.has_loinc_score ? sv_real(e.loinc_score) : sv_null(),
+                               sv_int(e.needs_review),
+                               sv_text(e.category_source),
+                               e.has_category_score ? sv_real(e.category_score) : sv_null()};
+        if (e.ml_off && stored_ml(&raw, i)) {
+            /* The ML step decided this row, and it is off here: take its
+             * decision as stored (not checked); the buckets are still
+             * checked against it. */
+            x->c->ml_unchecked++;
+            static const int from[6] = {LC_S_LOINC, LC_S_LSRC, LC_S_LSCORE, LC_S_REVIEW,
+                                        LC_S_CSRC, LC_S_CSCORE};
+            static const int to[6] = {3, 11, 12, 13, 14, 15};
+            for (int q = 0; q < 6; q++)
+                val[to[q]] = *store_cell(&raw, i, from[q]);
+            val[10] = *store_cell(&raw, i, LC_S_CATEGORY);
+            e.loinc = arena_strdup(x->a, sv_as_text(&val[3]));
+            e.category = arena_strdup(x->a, sv_as_text(&val[10]));
+        }
+        if ((rc = add_expected(x, tcat, &cat, k, val)))
             break;
         /* the daily input, as recompute_day reads the categorized copy */
         struct lrow *lr = &rows[nr];
@@ -1215,7 +1290,7 @@ static int diff_labs(struct dctx *x)
     store_rows_free(&raw);
     if (rc == MLW_OK) {
         struct bvec sto = {0};
-        rc = load_stored(x, &L_CAT, &sto);
+        rc = load_stored(x, tcat, &sto);
         for (size_t i = 0; i < sto.n; i++)
             if (sto.b[i].pending && sto.b[i].first >= 0)
                 add_pending_day(x, sto.b[i].first);
@@ -1226,7 +1301,7 @@ static int diff_labs(struct dctx *x)
     if (rc == MLW_OK)
         sort_n(x->pend, x->npend, sizeof *x->pend, cmp_day);
     if (rc == MLW_OK)
-        rc = compare_table(x, &L_CAT, &cat);
+        rc = compare_table(x, tcat, &cat);
     if (rc == MLW_OK)
         sort_n(rows, nr, sizeof *rows, cmp_lrow);
     struct lab_row *run = calloc(nr + 1, sizeof *run);
@@ -1320,6 +1395,7 @@ void ops_counts_add(struct ops_counts *a, const struct ops_counts *b)
     a->mismatched += b->mismatched;
     a->stale += b->stale;
     a->missing += b->missing;
+    a->ml_unchecked += b->ml_unchecked;
 }
 
 static const char *const USER_TABLES[3][6] = {
@@ -1404,6 +1480,25 @@ int ops_domain_available(struct store *st, enum domain d)
         return 0;
     store_rows_free(&r);
     return 1;
+}
+
+int ops_labs_ml_rows(struct store *st, int64_t *n, struct mlw_err *err)
+{
+    *n = 0;
+    if (!ops_domain_available(st, DOMAIN_LABS) || !have_ml_cols(st))
+        return MLW_OK;
+    struct store_rows r;
+    int rc = store_query(st,
+                         "SELECT count(*) FROM lab_report_categorized WHERE"
+                         " loinc_source IN ('embedding', 'llm') OR category_source IN"
+                         " ('embedding', 'loinc') OR loinc_score IS NOT NULL"
+                         " OR category_score IS NOT NULL OR needs_review",
+                         NULL, 0, &r, err);
+    if (rc)
+        return rc;
+    *n = r.nrows ? sv_as_int(store_cell(&r, 0, 0)) : 0;
+    store_rows_free(&r);
+    return MLW_OK;
 }
 
 const char *ops_domain_name(enum domain d)

@@ -71,6 +71,8 @@ struct ops_counts {
     int64_t buckets;           /* aggregate rows compared (expected or stored) */
     int64_t buckets_skipped;   /* left out: a pending row falls in their period */
     int64_t mismatched, stale, missing;
+    int64_t ml_unchecked;      /* lab rows the ML step decided, taken as stored: the ML
+                                * engine is off in this process (LOINC_ENABLED unset) */
 };
 
 /* Add b to a. */
@@ -95,6 +97,11 @@ int ops_count_rows(struct store *st, enum domain d, const struct ops_range *r,
 /* Is the domain's schema there? (labs: a PostgreSQL database without the
  * labs migration) */
 int ops_domain_available(struct store *st, enum domain d);
+
+/* How many categorized lab rows did the ML step decide (any ML provenance:
+ * loinc_source/category_source set by it, a score, needs_review)? 0 on a
+ * database without the labs tables or migration 004. */
+int ops_labs_ml_rows(struct store *st, int64_t *n, struct mlw_err *err);
 
 const char *ops_domain_name(enum domain d);   /* "vitals", "nutrition", "labs" */
 const char *ops_diff_kind_name(enum ops_diff_kind k); /* "mismatch", "stale", "missing" */
