@@ -7,6 +7,8 @@
 #    (dbtool compare against a fresh database processed from the same raw rows) and a rerun
 #    changes nothing;
 #  - kill -9 in the middle of a recompute, rerun: same final state;
+#  - rows over the text limits (failed by the pipeline) verify clean; such a row marked
+#    completed, or with another reason, is reported and repaired;
 #  - usage errors (exit 2), unknown user (exit 0, message), status output.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../oracle/itest_lib.sh"
@@ -90,6 +92,43 @@ wait "$KP" 2>/dev/null || true
 expect_rc "verify after kill -9 still finds what is left" 1 mw "$C" verify -q --limit 0
 expect_rc "rerun recompute" 0 mw "$C" recompute -q
 check "final state equals the untampered database" dbtool compare "$D" "$C"
+
+say "rows over the text limits (failed by the pipeline) verify clean"
+E=$TMP/limits.db
+migrate "$E"
+"$PY" - "$E" <<'PYEOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.executemany("INSERT INTO vitals_raw_data (id, user_id, metric_type, value, unit, start_date,"
+    " end_date, data_source, source_device, notes) VALUES (?, 1, ?, 70, 'bpm',"
+    " '2026-01-21 08:00:00', '2026-01-21 08:01:00', ?, ?, ?)",
+    [(1, "Heart Rate", "s" * 1024, "d" * 1024, "n" * 16384), (2, "Heart Rate", "s" * 1025, None, None),
+     (3, "Heart Rate", "watch", None, "n" * 16385), (4, "H" * 1025, "watch", None, None),
+     (5, "Heart Rate", "watch", None, "\u00e9" * 16384)])
+c.executemany("INSERT INTO nutrition_raw_data (id, user_id, food_item_name, meal_type, portion_size,"
+    " portion_unit, meal_date, meal_time, data_source, calories) VALUES (?, 1, 'x', ?, 1, 'g',"
+    " '2026-01-21', '12:00:00', ?, 100)",
+    [(1, "lunch", "s" * 1024), (2, "m" * 1025, "app"), (3, "lunch", "s" * 3000), (4, "dinner", "app")])
+c.executemany("INSERT INTO lab_reports (id, user_id, test_name, test_value, test_unit, test_date,"
+    " raw_text, test_notes, lab_address) VALUES (?, 1, ?, '5.0', ?, '2026-01-21', ?, ?, ?)",
+    [(1, "Hemoglobin", "g/dL", "r" * 16384, None, None), (2, "Hemoglobin", "u" * 1025, None, None, None),
+     (3, "Glucose", "mg/dL", "r" * 20000, None, None), (4, "Glucose", "mg/dL", None, None, "a" * 16385),
+     (5, "Glucose", "mg/dL", None, None, None)])
+c.commit()
+PYEOF
+worker_ran_ok "$E" "$TMP/rune.log" "worker run (rows over the limits)"
+check "the pipeline failed the over-long rows" "$PY" -c "
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+f = [r[0] for r in c.execute(\"SELECT failure_reason FROM vitals_raw_data WHERE aggregation_status='failed' UNION ALL SELECT failure_reason FROM nutrition_raw_data WHERE aggregation_status='failed' UNION ALL SELECT failure_reason FROM lab_reports WHERE categorization_status='failed'\")]
+print(f); assert len(f) == 8 and all('is longer than' in r for r in f)" "$E"
+expect_rc "verify passes on rows over the limits" 0 mw "$E" verify -q
+"$PY" -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE nutrition_raw_data SET aggregation_status='completed', failure_reason=NULL WHERE id=2\"); c.execute(\"UPDATE lab_reports SET failure_reason='raw_text is longer than 99 characters' WHERE id=3\"); c.commit()" "$E"
+expect_rc "verify finds an over-long row marked completed, and a wrong reason" 1 mw "$E" verify -q
+check "names the nutrition row and its reason" grep -Eq "nutrition_raw_data +mismatch +id=2 +failure_reason +meal_type is longer than 1024" "$TMP/out"
+check "names the lab row's reason" grep -Eq "lab_reports +mismatch +id=3 +failure_reason +raw_text is longer than 16384" "$TMP/out"
+expect_rc "recompute repairs them" 0 mw "$E" recompute -q
+expect_rc "verify passes after recompute" 0 mw "$E" verify -q
 
 say "bad input"
 expect_rc "unknown user: exit 0" 0 mw "$A" verify --user 999999 -q
