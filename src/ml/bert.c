@@ -110,8 +110,8 @@ struct bert_model {
     enum bert_dtype dtype;     /* FP32, BF16 or INT8 */
     enum qgemm_type qtype;     /* BF16/INT8: the packed weight type */
 
-    const float *word;         /* [vocab, H]; FP32 only (see word16) */
-    uint16_t *word16;          /* BF16/INT8: [vocab, H] word embeddings rounded to bf16 */
+    const float *word;         /* [vocab, H] */
+    int word_mapped;           /* word lies in the file mapping: bert_release_word_table() */
     const float *pos;          /* [max_pos, H] */
     const float *type0;        /* [H]: token type 0 */
     const float *emb_ln_g, *emb_ln_b;
@@ -218,6 +218,21 @@ static void bert_release_pages(const void *p, size_t len)
     uintptr_t b = ((uintptr_t)p + len) / (uintptr_t)pg * (uintptr_t)pg;
     if (b > a)
         (void)madvise((void *)a, b - a, MADV_DONTNEED); /* advisory: failure is harmless */
+}
+
+/*
+** Give back the resident pages of the word-embedding table (when it lies in
+** the file mapping). Reading one random row maps the 64 KB around it (the
+** kernel's fault-around), so without this a 2048-token batch leaves most of
+** the table (89 MB for BERT-base) resident. The mapping is file-backed and
+** read-only: a later read of a released page maps it again from the page
+** cache. Any thread may call it, also while others read the table.
+*/
+#define BERT_RELEASE_ROWS 64 /* rows a thread reads between two releases */
+static void bert_release_word_table(const struct bert_model *m)
+{
+    if (m->word_mapped)
+        bert_release_pages(m->word, (size_t)m->vocab * (size_t)m->H * sizeof(float));
 }
 
 /*
@@ -361,6 +376,10 @@ static int bert_load_weights(struct bert_model *m, struct mlw_err *err)
                              err)))
         return rc;
     m->type0 = types;
+    /* only pages of the file mapping may be released (bert_release_word_table) */
+    const uint8_t *map = m->st.map, *w0 = (const uint8_t *)m->word;
+    m->word_mapped = map != NULL && w0 >= map &&
+                     w0 + (size_t)m->vocab * (size_t)H * sizeof(float) <= map + m->st.map_len;
 
     for (int l = 0; l < m->n_layers; l++) {
         struct bert_layer *L = &m->layers[l];
@@ -462,81 +481,6 @@ static int bert_default_threads(void)
     return c > BERT_MAX_THREADS ? BERT_MAX_THREADS : (int)c;
 }
 
-/* d[i] = bf16(s[i]), round to nearest even; NaN stays a quiet NaN (as qgemm_f32_to_bf16). */
-BERT_CLONES
-static void bert_to_bf16(const float *s, size_t n, uint16_t *d)
-{
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &s[i], sizeof u);
-        uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-        uint32_t q = (u >> 16) | 0x40u;
-        d[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);
-    }
-}
-
-/* d[j] = float(s[j]) for j < n (bf16 widening is exact). */
-BERT_CLONES
-static void bert_bf16_row(const uint16_t *s, int n, float *d)
-{
-    for (int j = 0; j < n; j++) {
-        uint32_t u = (uint32_t)s[j] << 16;
-        memcpy(&d[j], &u, sizeof u);
-    }
-}
-
-struct bert_table_pool {
-    struct bert_model *m;
-    atomic_int next;
-};
-
-#define BERT_TABLE_CHUNK 1024 /* rows of the word table per work item */
-
-static void *bert_table_worker(void *arg)
-{
-    struct bert_table_pool *p = arg;
-    struct bert_model *m = p->m;
-    for (;;) {
-        long r0 = (long)atomic_fetch_add(&p->next, 1) * BERT_TABLE_CHUNK;
-        if (r0 >= m->vocab)
-            return NULL;
-        long r1 = r0 + BERT_TABLE_CHUNK < m->vocab ? r0 + BERT_TABLE_CHUNK : m->vocab;
-        bert_to_bf16(m->word + (size_t)r0 * (size_t)m->H, (size_t)(r1 - r0) * (size_t)m->H,
-                     m->word16 + (size_t)r0 * (size_t)m->H);
-    }
-}
-
-/*
-** BF16/INT8: keep the word embeddings as bf16 (half the bytes, all resident)
-** instead of reading rows of the fp32 table in the mapping, where every page
-** fault maps its neighbours too and a 2048-token batch ends up with most of
-** the table's 89 MB (BERT-base) resident. Rounding the inputs to bf16 moves
-** final embeddings by < 1e-5 in cosine on BERT-base (the int8 weights: 2e-4).
-** Converted on all model threads; the fp32 pages are then released.
-*/
-static int bert_convert_word_table(struct bert_model *m, struct mlw_err *err)
-{
-    size_t n = (size_t)m->vocab * (size_t)m->H;
-    m->word16 = malloc(n * sizeof *m->word16);
-    if (m->word16 == NULL)
-        return mlw_err_set(err, MLW_ENOMEM, "out of memory for the word embeddings");
-    struct bert_table_pool pool = {.m = m};
-    atomic_init(&pool.next, 0);
-    pthread_t th[BERT_MAX_THREADS];
-    int started = 0;
-    for (int t = 1; t < m->n_threads; t++) {
-        if (pthread_create(&th[started], NULL, bert_table_worker, &pool) != 0)
-            break; /* fewer helpers is fine */
-        started++;
-    }
-    bert_table_worker(&pool);
-    for (int t = 0; t < started; t++)
-        pthread_join(th[t], NULL);
-    bert_release_pages(m->word, n * sizeof(float));
-    m->word = NULL;
-    return MLW_OK;
-}
-
 static void *bert_worker_main(void *arg);
 
 static int bert_start_threads(struct bert_model *m, struct mlw_err *err)
@@ -624,8 +568,6 @@ int bert_load(const char *dir, const struct bert_opts *opts, struct bert_model *
     rc = bert_load_weights(m, err);
     if (rc == MLW_OK)
         rc = bert_convert_all(m, err);
-    if (rc == MLW_OK && m->dtype != BERT_DTYPE_FP32)
-        rc = bert_convert_word_table(m, err);
     free(m->convs);
     m->convs = NULL;
     m->n_convs = m->cap_convs = 0;
@@ -730,7 +672,6 @@ void bert_free(struct bert_model *m)
     free(m->x);
     free(m->big);
     free(m->ctx);
-    free(m->word16);
     free(m->scores);
     free(m->seq_start);
     safetensors_close(&m->st);
@@ -1025,25 +966,24 @@ static void bert_forward(struct bert_model *m, int tid)
     bert_split(T, tid, nt, 1, &t0, &t1);
 
     /* x = LayerNorm(word[id] + pos[i] + type[0]) */
+    int n_rows = 0;
     for (int s = 0; s < job->n_seq; s++) {
         int start = m->seq_start[s], L = job->lens[s];
         int a = start > t0 ? start : t0, b = start + L < t1 ? start + L : t1;
         for (int t = a; t < b; t++) {
             int i = t - start;
             float *row = m->x + (size_t)t * (size_t)H;
+            const float *w = m->word + (size_t)job->ids[s][i] * (size_t)H;
             const float *p = m->pos + (size_t)i * (size_t)H;
-            if (m->word16 != NULL) {
-                bert_bf16_row(m->word16 + (size_t)job->ids[s][i] * (size_t)H, H, row);
-                for (int j = 0; j < H; j++)
-                    row[j] += p[j] + m->type0[j];
-            } else {
-                const float *w = m->word + (size_t)job->ids[s][i] * (size_t)H;
-                for (int j = 0; j < H; j++)
-                    row[j] = w[j] + p[j] + m->type0[j];
-            }
+            for (int j = 0; j < H; j++)
+                row[j] = w[j] + p[j] + m->type0[j];
+            if (++n_rows % BERT_RELEASE_ROWS == 0)
+                bert_release_word_table(m);
             bert_layernorm_row(row, H, m->emb_ln_g, m->emb_ln_b, m->eps);
         }
     }
+    if (n_rows % BERT_RELEASE_ROWS != 0)
+        bert_release_word_table(m);
     bert_prepare(m, m->x, H, H, t0, t1);
     bert_sync(m);
     const int quant = m->dtype != BERT_DTYPE_FP32;
