@@ -12,8 +12,9 @@
  *
  * R·V is 16 accumulators (24 for V = 3; 8 for V = 1, where the R weight rows
  * are streams from memory and 8 of them ran 1.4x faster than 16 here), so a
- * tile fits the 32 zmm registers with the xt vectors. Tiles are one always_inline function over compile-time
- * R and V, instantiated by a switch (the pattern of qgemm.c).
+ * tile fits the 32 zmm registers with the xt vectors. Tiles are one
+ * always_inline function over compile-time R and V, instantiated by a switch
+ * (the pattern of qgemm.c).
  */
 #include "ml/sgemm.h"
 

@@ -33,9 +33,9 @@ struct sgemm_out {
     float *y;
 };
 
-/* Nonzero when this CPU runs the kernel (AVX-512F); callers fall back to
- * cblas_sgemm otherwise. MLW_SGEMM_OPENBLAS=1 in the environment (read once)
- * makes it 0, to compare the two paths. */
+/* Nonzero when this CPU runs the AVX-512 kernel; bert.c uses cblas_sgemm
+ * otherwise. MLW_SGEMM_OPENBLAS=1 in the environment (read once) makes it 0,
+ * to compare the two paths. */
 int sgemm_available(void);
 
 /* Floats of scratch one thread needs for inputs of width k. */
@@ -45,7 +45,7 @@ size_t sgemm_scratch_floats(int k);
 ** For each of the n_out outputs o: o.y[t, c0:c1] = x · o.w[c0:c1]^T + o.b,
 ** then gelu if `gelu`, for t < T. Columns c0..c1-1 must be rows of every
 ** o.w; all outputs share ldy. scratch: sgemm_scratch_floats(k) floats, 64-byte
-** aligned. Only call when sgemm_available().
+** aligned. Without sgemm_available() it runs plain C loops (same sums, slow).
 */
 void sgemm_nt(const float *x, size_t ldx, int T, int k, const struct sgemm_out *outs,
               int n_out, size_t ldy, int c0, int c1, int gelu, float *scratch);
