@@ -102,6 +102,9 @@ for form in url parts; do
     fail "database password ($form) appears in the output"
   elif [ "$rc" -eq 124 ]; then
     fail "worker hung with an unreachable PostgreSQL ($form)"
+  elif [ "$rc" -ge 128 ]; then
+    fail "worker crashed with an unreachable PostgreSQL ($form, exit $rc)"
+    tail -n 20 "$TMP/err" | sed 's/^/    /'
   else
     pass "database password ($form) not in the output (exit $rc)"
   fi

@@ -32,7 +32,14 @@ command -v python3 >/dev/null || die "python3 not found"
     die "npm package tokenizers missing: run scripts/install-deps.sh test"
 [ -f "$cased" ] && [ -f "$uncased" ] || die "vocabularies missing in $data"
 
-if "$mlworker" tokenize --help 2>/dev/null | grep -q -- '--vocab'; then
+# A worker that crashes on the probe (a sanitizer report aborts it) fails the
+# test instead of being silently replaced by the unit test's driver.
+probe=$("$mlworker" tokenize --help 2>&1) && prc=0 || prc=$?
+if [ "$prc" -ge 128 ]; then
+    printf '%s\n' "$probe" | tail -n 20
+    die "'$mlworker tokenize --help' crashed (exit $prc)"
+fi
+if grep -q -- '--vocab' <<<"$probe"; then
     tokenize=("$mlworker" tokenize)
 elif [ -x "$build/test_tokenizer" ]; then
     tokenize=("$build/test_tokenizer" --tokenize)
