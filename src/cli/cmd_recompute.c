@@ -301,6 +301,10 @@ int cmd_recompute(int argc, char **argv)
                        (long long)rep.reprocessed, (long long)rep.recomputed,
                        (long long)rep.orphans);
         }
+        if (rep.pending_recomputed)
+            printf("recomputed from the level below: %lld day(s) with rows still pending (left "
+                   "out of the comparison; the workers fold those rows in)\n",
+                   (long long)rep.pending_recomputed);
         if (rep.interrupted) {
             printf("interrupted: stopped between users; rerun to continue\n");
             status = 1;

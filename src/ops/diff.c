@@ -199,16 +199,18 @@ struct dctx {
     void *cb_ctx;
     struct ops_counts *c;
     struct mlw_err *err;
-    mlw_day *pend;                /* days a pending row touches */
+    struct ops_pending *pend;     /* (metric, day)s a pending row touches; sorted by day */
     size_t npend, pend_cap;
     int oom;
 };
 
-static void add_pending_day(struct dctx *x, mlw_day d)
+/* A pending row touches day d (vitals: of metric; NULL: every bucket of the
+ * day). metric must live in x->a. */
+static void add_pending_day(struct dctx *x, mlw_day d, const char *metric)
 {
     if (x->npend == x->pend_cap) {
         size_t cap = x->pend_cap ? 2 * x->pend_cap : 64;
-        mlw_day *p = realloc(x->pend, cap * sizeof *p);
+        struct ops_pending *p = realloc(x->pend, cap * sizeof *p);
         if (!p) {
             x->oom = 1;
             return;
@@ -216,40 +218,51 @@ static void add_pending_day(struct dctx *x, mlw_day d)
         x->pend = p;
         x->pend_cap = cap;
     }
-    x->pend[x->npend++] = d;
+    x->pend[x->npend++] = (struct ops_pending){metric, d};
 }
 
-static void add_pending_text(struct dctx *x, const struct sval *v, int ts)
+static void add_pending_text(struct dctx *x, const struct sval *v, int ts, const struct sval *mv)
 {
     const char *s = sv_as_text(v);
     mlw_ts t;
     mlw_day d;
     if (!s)
         return;
+    const char *metric = mv ? arena_strdup(x->a, sv_as_text(mv)) : NULL;
+    if (mv && !metric) {
+        x->oom = sv_as_text(mv) != NULL;
+        return; /* a vitals row without metric is in no bucket */
+    }
     if (ts && mlw_ts_parse(s, v->n, &t, NULL) == 0)
-        add_pending_day(x, mlw_ts_day(t));
+        add_pending_day(x, mlw_ts_day(t), metric);
     else if (!ts && mlw_date_parse(s, v->n, &d, NULL) == 0)
-        add_pending_day(x, d);
+        add_pending_day(x, d, metric);
 }
 
-static int cmp_day(const void *a, const void *b)
+static int cmp_pending(const void *a, const void *b)
 {
-    mlw_day x = *(const mlw_day *)a, y = *(const mlw_day *)b;
-    return x < y ? -1 : x > y;
+    const struct ops_pending *x = a, *y = b;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    return strcmp(x->metric ? x->metric : "", y->metric ? y->metric : "");
 }
 
-/* Does a pending row touch [first, last]? (pend sorted) */
-static int pending_in(const struct dctx *x, mlw_day first, mlw_day last)
+/* Does a pending row touch [first, last] (of metric, when both know theirs)?
+ * (pend sorted) */
+static int pending_in(const struct dctx *x, mlw_day first, mlw_day last, const char *metric)
 {
     size_t lo = 0, hi = x->npend;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (x->pend[mid] < first)
+        if (x->pend[mid].day < first)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < x->npend && x->pend[lo] <= last;
+    for (; lo < x->npend && x->pend[lo].day <= last; lo++)
+        if (!metric || !x->pend[lo].metric || !strcmp(metric, x->pend[lo].metric))
+            return 1;
+    return 0;
 }
 
 static int in_range(const struct ops_range *r, mlw_day first, mlw_day last)
@@ -530,7 +543,8 @@ static int eligible(struct dctx *x, const struct tspec *t, const struct bucket *
 {
     if (!in_range(x->r, b->first, b->last))
         return 0;
-    if (b->pending || (t->lv != LV_ROW && b->first >= 0 && pending_in(x, b->first, b->last))) {
+    if (b->pending ||
+        (t->lv != LV_ROW && b->first >= 0 && pending_in(x, b->first, b->last, b->metric))) {
         if (t->lv != LV_ROW)
             x->c->buckets_skipped++;
         return 0;
@@ -730,8 +744,9 @@ static int diff_vitals(struct dctx *x)
         const char *status = sv_as_text(store_cell(&raw, i, VC_STATUS));
         if (is_pending(status)) {
             x->c->pending++;
-            add_pending_text(x, store_cell(&raw, i, VC_START), 1);
-            add_pending_text(x, store_cell(&raw, i, VC_OLD_START), 1);
+            add_pending_text(x, store_cell(&raw, i, VC_START), 1, store_cell(&raw, i, VC_METRIC));
+            add_pending_text(x, store_cell(&raw, i, VC_OLD_START), 1,
+                             store_cell(&raw, i, VC_OLD_METRIC));
             continue;
         }
         int64_t id = sv_as_int(store_cell(&raw, i, VC_ID));
@@ -784,13 +799,13 @@ static int diff_vitals(struct dctx *x)
         rc = load_stored(x, &V_CAT, &sto);
         for (size_t i = 0; i < sto.n; i++)
             if (sto.b[i].pending && sto.b[i].first >= 0)
-                add_pending_day(x, sto.b[i].first);
+                add_pending_day(x, sto.b[i].first, sto.b[i].metric);
         free(sto.b);
     }
     if (rc == MLW_OK && x->oom)
         rc = mlw_err_set(x->err, MLW_ENOMEM, "out of memory");
     if (rc == MLW_OK)
-        sort_n(x->pend, x->npend, sizeof *x->pend, cmp_day);
+        sort_n(x->pend, x->npend, sizeof *x->pend, cmp_pending);
     if (rc == MLW_OK)
         rc = compare_table(x, &V_CAT, &cat);
     /* hourly from the samples; daily per day from its hours; weeks and months
@@ -950,8 +965,8 @@ static int diff_nutrition(struct dctx *x)
         const char *status = sv_as_text(store_cell(&raw, i, NC_STATUS));
         if (is_pending(status)) {
             x->c->pending++;
-            add_pending_text(x, store_cell(&raw, i, NC_DATE), 0);
-            add_pending_text(x, store_cell(&raw, i, NC_COUNTED), 0);
+            add_pending_text(x, store_cell(&raw, i, NC_DATE), 0, NULL);
+            add_pending_text(x, store_cell(&raw, i, NC_COUNTED), 0, NULL);
             continue;
         }
         struct nitem *it = &items[ni];
@@ -979,7 +994,7 @@ static int diff_nutrition(struct dctx *x)
     if (rc == MLW_OK && x->oom)
         rc = mlw_err_set(x->err, MLW_ENOMEM, "out of memory");
     if (rc == MLW_OK)
-        sort_n(x->pend, x->npend, sizeof *x->pend, cmp_day);
+        sort_n(x->pend, x->npend, sizeof *x->pend, cmp_pending);
     if (rc == MLW_OK)
         sort_n(items, ni, sizeof *items, cmp_nitem);
     struct meal_item *run = calloc(ni + 1, sizeof *run);
@@ -1216,8 +1231,8 @@ static int diff_labs(struct dctx *x)
         const char *status = sv_as_text(store_cell(&raw, i, LC_CSTATUS));
         if (is_pending(status)) {
             x->c->pending++;
-            add_pending_text(x, store_cell(&raw, i, LC_DATE), 0);
-            add_pending_text(x, store_cell(&raw, i, LC_OLD_DATE), 0);
+            add_pending_text(x, store_cell(&raw, i, LC_DATE), 0, NULL);
+            add_pending_text(x, store_cell(&raw, i, LC_OLD_DATE), 0, NULL);
             continue;
         }
         struct labs_job_expect e;
@@ -1293,13 +1308,13 @@ static int diff_labs(struct dctx *x)
         rc = load_stored(x, tcat, &sto);
         for (size_t i = 0; i < sto.n; i++)
             if (sto.b[i].pending && sto.b[i].first >= 0)
-                add_pending_day(x, sto.b[i].first);
+                add_pending_day(x, sto.b[i].first, sto.b[i].metric);
         free(sto.b);
     }
     if (rc == MLW_OK && x->oom)
         rc = mlw_err_set(x->err, MLW_ENOMEM, "out of memory");
     if (rc == MLW_OK)
-        sort_n(x->pend, x->npend, sizeof *x->pend, cmp_day);
+        sort_n(x->pend, x->npend, sizeof *x->pend, cmp_pending);
     if (rc == MLW_OK)
         rc = compare_table(x, tcat, &cat);
     if (rc == MLW_OK)
@@ -1359,7 +1374,7 @@ static int diff_labs(struct dctx *x)
 
 int ops_diff_user(struct store *st, enum domain d, int64_t user, const struct ops_range *r,
                   struct arena *a, ops_diff_cb cb, void *ctx, struct ops_counts *counts,
-                  struct mlw_err *err)
+                  struct ops_pending **pend, size_t *npend, struct mlw_err *err)
 {
     struct dctx x = {st, d, user, r, 0, 0, a, cb, ctx, counts, err, NULL, 0, 0, 0};
     /* whole weeks and years around the range: every period that overlaps
@@ -1382,7 +1397,12 @@ int ops_diff_user(struct store *st, enum domain d, int64_t user, const struct op
     case DOMAIN_NUTRITION: rc = diff_nutrition(&x); break;
     default: rc = diff_labs(&x); break;
     }
-    free(x.pend);
+    if (pend && rc == MLW_OK) {
+        *pend = x.pend;
+        *npend = x.npend;
+    } else {
+        free(x.pend);
+    }
     return rc;
 }
 

@@ -16,7 +16,8 @@
  * or a legacy 'processing') is counted as skipped, and every bucket whose
  * period contains its date (or the date its earlier categorized copy or
  * count had) is left out of the comparison, since a worker has not folded
- * it in yet.
+ * it in yet (vitals: only the buckets of its metric, the only ones a worker
+ * recomputes for it).
  *
  * Numbers compare with a relative tolerance of 1e-9 (CLARIFICATIONS.md),
  * timestamps and dates as values (PostgreSQL and SQLite print them
@@ -78,11 +79,22 @@ struct ops_counts {
 /* Add b to a. */
 void ops_counts_add(struct ops_counts *a, const struct ops_counts *b);
 
+/* A day a pending row touches (where it is now, or where its earlier copy
+ * or count was): its buckets of that day and the periods above were left
+ * out. metric: vitals, the row's metric (only that metric's buckets are left
+ * out); NULL for the other domains (every bucket of the day). */
+struct ops_pending {
+    const char *metric;
+    mlw_day day;
+};
+
 /* Compare one user's domain over range r. cb may stop the walk by
- * returning non-zero (returned as is). a: scratch, reset by the caller. */
+ * returning non-zero (returned as is). a: scratch, reset by the caller.
+ * pend (may be NULL): OUT, the pending (metric, day)s, sorted by day, with
+ * duplicates; caller frees *pend with free(); the metrics live in a. */
 int ops_diff_user(struct store *st, enum domain d, int64_t user, const struct ops_range *r,
                   struct arena *a, ops_diff_cb cb, void *ctx, struct ops_counts *counts,
-                  struct mlw_err *err);
+                  struct ops_pending **pend, size_t *npend, struct mlw_err *err);
 
 /* Every user with rows in the domain's raw, categorized or aggregate tables,
  * ascending. OUT: *users, caller frees with free(). */

@@ -173,6 +173,41 @@ static int repair(struct store *st, enum domain d, int64_t user, struct fixes *f
     return rc;
 }
 
+/* The days pending rows touch were left out of the comparison. Recompute
+ * them from the level below anyway (vitals: the row's metric): a worker
+ * folds a pending row in only where it lands, so a pending row that turns
+ * out bad, or lands elsewhere, would leave a wrong bucket there unrepaired.
+ * The worker's own recomputation after ours (it waits for our user lock)
+ * is from complete inputs, so this is always safe. */
+static int recompute_pending(struct store *st, enum domain d, int64_t user,
+                             const struct ops_pending *p, size_t n, struct ops_report *rep,
+                             struct mlw_err *err)
+{
+    int rc = MLW_OK;
+    struct arena a;
+    arena_init(&a, 64 * 1024);
+    for (size_t i = 0; i < n && rc == MLW_OK; i++) {
+        int dup = 0;
+        for (size_t j = i; j-- > 0 && p[j].day == p[i].day && !dup;)
+            dup = !strcmp(p[j].metric ? p[j].metric : "", p[i].metric ? p[i].metric : "");
+        if (dup)
+            continue;
+        arena_reset(&a);
+        if (d == DOMAIN_VITALS) {
+            if (!p[i].metric)
+                continue;
+            rc = vitals_job_recompute(st, user, p[i].metric, p[i].day, &a, err);
+        } else if (d == DOMAIN_NUTRITION) {
+            rc = nutrition_job_recompute(st, user, p[i].day, &a, err);
+        } else {
+            rc = labs_job_recompute(st, user, p[i].day, &a, err);
+        }
+        rep->pending_recomputed++;
+    }
+    arena_free(&a);
+    return rc;
+}
+
 /* A read snapshot for a comparison that writes nothing. */
 static int begin_read(struct store *st, struct mlw_err *err)
 {
@@ -207,6 +242,8 @@ static int run_user(struct store *st, enum domain d, int64_t user, const struct 
         struct fixes f = {0};
         struct ops_counts c = {0};
         struct ops_report urep = {0};
+        struct ops_pending *pend = NULL;
+        size_t npend = 0;
         arena_reset(&a);
         f.a = &a;
         /* read-only modes pass each difference on (recompute reports counts:
@@ -217,12 +254,14 @@ static int run_user(struct store *st, enum domain d, int64_t user, const struct 
         if (rc == MLW_OK && mode == OPS_MODE_RECOMPUTE)
             rc = pipeline_lock_user(st, d, user, &e);
         if (rc == MLW_OK)
-            rc = ops_diff_user(st, d, user, &o->range, &a, collect, &f, &c, &e);
+            rc = ops_diff_user(st, d, user, &o->range, &a, collect, &f, &c, &pend, &npend, &e);
         if (rc == MLW_OK && f.oom)
             rc = mlw_err_set(&e, MLW_ENOMEM, "out of memory");
         int changed = c.mismatched + c.stale + c.missing > 0;
         if (rc == MLW_OK && changed && mode == OPS_MODE_RECOMPUTE)
             rc = repair(st, d, user, &f, &urep, &e);
+        if (rc == MLW_OK && npend && mode == OPS_MODE_RECOMPUTE)
+            rc = recompute_pending(st, d, user, pend, npend, &urep, &e);
         if (rc == MLW_OK && mode == OPS_MODE_RECOMPUTE)
             rc = store_commit(st, &e);
         else if (mode != OPS_MODE_RECOMPUTE || rc)
@@ -233,6 +272,7 @@ static int run_user(struct store *st, enum domain d, int64_t user, const struct 
             rep->reprocessed += urep.reprocessed;
             rep->recomputed += urep.recomputed;
             rep->orphans += urep.orphans;
+            rep->pending_recomputed += urep.pending_recomputed;
             rep->users++;
             if (changed)
                 rep->users_changed++;
@@ -241,6 +281,7 @@ static int run_user(struct store *st, enum domain d, int64_t user, const struct 
         free(f.ids);
         free(f.b);
         free(f.orphans);
+        free(pend);
         if (rc == MLW_OK)
             break;
         if (store_is_retryable(rc) && attempt + 1 < USER_ATTEMPTS && !signals_stop_requested()) {

@@ -16,7 +16,12 @@
  *      deleted; every other differing bucket is recomputed from the level
  *      below (vitals_job_recompute, nutrition_job_recompute,
  *      labs_job_recompute: its day, then the periods above);
- *   4. commit. The app's readers see the user's old state or the new one,
+ *   4. the days (vitals: metric and day) that rows still pending touch were
+ *      left out of the comparison: recompute them from the level below all
+ *      the same (a worker folds each pending row in later, but only where
+ *      it lands: a wrong bucket where a pending row was, or one that fails,
+ *      would otherwise stay wrong);
+ *   5. commit. The app's readers see the user's old state or the new one,
  *      never a half-rebuilt bucket.
  * There is no progress table: a user already repaired compares equal and
  * is skipped, so a rerun after kill -9 (which rolls the open transaction
@@ -24,7 +29,8 @@
  *
  * The result equals a rebuild of every bucket from scratch (the repairs
  * recompute from complete inputs); buckets that already match are left
- * untouched (their ids, created_at and updated_at stay).
+ * untouched (their ids, created_at and updated_at stay), except those of
+ * days with pending rows (step 4).
  */
 #ifndef MLW_OPS_RECOMPUTE_H
 #define MLW_OPS_RECOMPUTE_H
@@ -59,6 +65,7 @@ struct ops_report {
     int64_t reprocessed;    /* raw rows run through the pipeline again */
     int64_t recomputed;     /* buckets (days and periods) recomputed */
     int64_t orphans;        /* categorized copies without raw row deleted */
+    int64_t pending_recomputed; /* days with rows still pending, recomputed anyway */
     unsigned skipped_domains; /* not in this database (labs without its migration) */
     int interrupted;        /* a stop signal ended it between users */
     double seconds, rows_per_second;
