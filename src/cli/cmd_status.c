@@ -24,6 +24,22 @@ static void fmt_age(double s, char *out, size_t cap)
         snprintf(out, cap, "%.1fd", s / 86400);
 }
 
+/* s as a JSON string literal (quotes, backslashes and control characters
+ * escaped). */
+static void print_json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
 int cmd_status(int argc, char **argv)
 {
     int json = 0;
@@ -80,9 +96,11 @@ int cmd_status(int argc, char **argv)
         }
     }
     if (json) {
-        printf("{\"database\": \"%s\", \"schema_version\": %d, \"schema_latest\": %d,"
-               " \"pending_migrations\": %d, \"domains\": {",
-               db.display, s.schema_version, s.schema_latest, s.pending_migrations);
+        printf("{\"database\": ");
+        print_json_string(db.display);
+        printf(", \"schema_version\": %d, \"schema_latest\": %d, \"pending_migrations\": %d,"
+               " \"domains\": {",
+               s.schema_version, s.schema_latest, s.pending_migrations);
         int first = 1;
         for (int d = 0; d < 3; d++) {
             const struct ops_domain_status *x = &s.d[d];

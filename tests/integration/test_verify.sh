@@ -6,7 +6,8 @@
 #  - one bucket deleted: exactly that bucket reported missing; one extra bucket inserted:
 #    exactly that bucket reported stale; a raw row's status changed: exactly that row;
 #  - each undone: exit 0 again;
-#  - status: the counts equal SQL counts per domain and state, --json parses and agrees.
+#  - status: the counts equal SQL counts per domain and state, --json parses and agrees (also
+#    with quotes and backslashes in the database path).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../oracle/itest_lib.sh"
 SEED=${MLW_TEST_SEED:-4711}
@@ -138,5 +139,13 @@ if js["schema_version"] != js["schema_latest"] or js["pending_migrations"] != 0 
     print("schema/queue:", js); bad += 1
 sys.exit(1 if bad else 0)
 EOF
+W="$TMP/we\"ird\\dir"
+mkdir -p "$W"
+migrate "$W/x.db"
+check "status --json escapes the database path" "$PY" -c "
+import json, subprocess, sys
+out = subprocess.run([sys.argv[1], 'status', '--json'], env={'DATABASE_URL': 'sqlite:///' + sys.argv[2]},
+                     capture_output=True, text=True, check=True).stdout
+assert json.loads(out)['database'] == 'sqlite:///' + sys.argv[2], out" "$MLWORKER" "$W/x.db"
 
 finish
