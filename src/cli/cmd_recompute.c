@@ -35,6 +35,10 @@ static void usage(FILE *f, const char *cmd)
                 "per user, in one transaction with the workers' lock, it compares and repairs what\n"
                 "differs (failed rows that now pass are processed again). Safe while workers run;\n"
                 "rerun after an interruption to resume. --dry-run reports what would change.\n"
+                "Days with rows still pending are recomputed from the level below (the workers\n"
+                "fold those rows in). With LOINC_ENABLED=1 (and the model variables, as for run)\n"
+                "labs are decided with the ML engine; without it, recompute refuses to touch\n"
+                "labs while rows carry ML decisions.\n"
                 "DATE is YYYY-MM-DD (inclusive). Exit 0 done, 1 error, 2 usage.\n");
     else
         fprintf(f,
@@ -45,7 +49,9 @@ static void usage(FILE *f, const char *cmd)
                 "statuses, categorized rows and every aggregate table. Prints each differing\n"
                 "bucket (expected vs stored per column; numbers with relative tolerance 1e-9),\n"
                 "stale buckets (stored, not expected) and missing ones. Rows still pending are\n"
-                "skipped, with the buckets they fall in. Writes nothing.\n"
+                "skipped, with the buckets they fall in. Writes nothing. With LOINC_ENABLED=1\n"
+                "(and the model variables, as for run) lab rows are decided with the ML engine\n"
+                "and its columns compared; without it, ML-decided rows are taken as stored.\n"
                 "Exit 0 all match, 1 differences (or an error), 2 usage.\n");
 }
 
