@@ -106,7 +106,7 @@ for w in 1 2 3; do
 done
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=1; done
-if [ $rc -eq 0 ]; then pass "three workers exited 0"; else fail "a worker failed"; tail -5 "$TMP"/conc*.log; fi
+if [ $rc -eq 0 ]; then pass "three workers exited 0"; else fail "a worker failed"; tail -n 5 "$TMP"/conc*.log; fi
 if grep -qiE "deadlock|duplicate key|unique constraint|batch failed" "$TMP"/conc*.log; then
   fail "errors in the worker logs"; grep -iE "deadlock|duplicate key|unique constraint|batch failed" "$TMP"/conc*.log | head -5
 else

@@ -109,7 +109,7 @@ kill -9 "${pids[0]}" 2>/dev/null || true   # one dies mid-batch
 rc=0
 for p in "${pids[@]:1}"; do wait "$p" || rc=1; done
 wait "${pids[0]}" 2>/dev/null || true
-if [ $rc -eq 0 ]; then pass "surviving workers exited 0"; else fail "a worker failed"; tail -5 "$TMP"/conc*.log; fi
+if [ $rc -eq 0 ]; then pass "surviving workers exited 0"; else fail "a worker failed"; tail -n 5 "$TMP"/conc*.log; fi
 check "final run completes what is left" pg_run "$UC" "$TMP/conc-final.log"
 check "nothing left pending" bash -c \
   "[ \"\$(psql -X -At '$UC' -c \"SELECT count(*) FROM vitals_raw_data WHERE aggregation_status IN ('pending','processing')\")\" = 0 ]"
