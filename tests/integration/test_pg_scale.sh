@@ -63,8 +63,13 @@ done
 pending() {
   psql -X -At "$U" -c "SELECT (SELECT count(*) FROM vitals_raw_data WHERE aggregation_status='pending') + (SELECT count(*) FROM nutrition_raw_data WHERE aggregation_status='pending')" 2>/dev/null || echo x
 }
+alive() { # any worker still running (all crashed: stop waiting for the drain)
+  local w
+  for w in 1 2 3 4; do kill -0 "${WPID[$w]}" 2>/dev/null && return 0; done
+  return 1
+}
 t0=$SECONDS
-while [ "$(pending)" != 0 ] && [ $((SECONDS - t0)) -lt 400 ]; do sleep 0.5; done
+while [ "$(pending)" != 0 ] && [ $((SECONDS - t0)) -lt 400 ] && alive; do sleep 0.5; done
 echo "    drained $((SECONDS - t0)) s after the last chunk"
 rc=0
 for w in 1 2 3 4; do kill -TERM "${WPID[$w]}" 2>/dev/null || true; done
