@@ -482,9 +482,52 @@ static int load_stored(struct dctx *x, const struct tspec *t, struct bvec *v)
             o += (size_t)snprintf(sql + o, sizeof sql - o, ", %s", t->val[i].name);
         snprintf(sql + o, sizeof sql - o, " FROM %s WHERE user_id=?", t->table);
     }
-    struct sval p[1] = {sv_int(x->user)};
+    /* A range: only the rows of the load range (the periods it widens to),
+     * so a range bounds the memory a user's comparison takes. */
+    struct sval p[3] = {sv_int(x->user)};
+    int np = 1;
+    char d0[MLW_DATE_LEN], d1[MLW_DATE_LEN];
+    if (x->r->has_from || x->r->has_to) {
+        int y0, m0, y1, m1, dd;
+        mlw_civil_from_days(x->load_from, &y0, &m0, &dd);
+        mlw_civil_from_days(x->load_to, &y1, &m1, &dd);
+        mlw_date_format(x->load_from, d0);
+        mlw_date_format(x->load_to + 1, d1);
+        size_t o = strlen(sql);
+        switch (t->lv) {
+        case LV_ROW:
+            snprintf(sql + o, sizeof sql - o, " AND c.%s>=? AND c.%s<?", t->val[t->dayval].name,
+                     t->val[t->dayval].name);
+            p[np++] = sv_text(d0);
+            p[np++] = sv_text(d1);
+            break;
+        case LV_HOUR:
+        case LV_DAY:
+        case LV_WEEK:
+            snprintf(sql + o, sizeof sql - o, " AND %s>=? AND %s<?", t->key[0].name,
+                     t->key[0].name);
+            p[np++] = sv_text(d0);
+            p[np++] = sv_text(d1);
+            break;
+        case LV_MONTH:
+            snprintf(sql + o, sizeof sql - o, " AND year*100+month BETWEEN ? AND ?");
+            p[np++] = sv_int((int64_t)y0 * 100 + m0);
+            p[np++] = sv_int((int64_t)y1 * 100 + m1);
+            break;
+        case LV_QUARTER:
+            snprintf(sql + o, sizeof sql - o, " AND year*10+quarter BETWEEN ? AND ?");
+            p[np++] = sv_int((int64_t)y0 * 10 + (m0 - 1) / 3 + 1);
+            p[np++] = sv_int((int64_t)y1 * 10 + (m1 - 1) / 3 + 1);
+            break;
+        case LV_YEAR:
+            snprintf(sql + o, sizeof sql - o, " AND year BETWEEN ? AND ?");
+            p[np++] = sv_int(y0);
+            p[np++] = sv_int(y1);
+            break;
+        }
+    }
     struct store_rows r;
-    int rc = store_query(x->st, sql, p, 1, &r, x->err);
+    int rc = store_query(x->st, sql, p, np, &r, x->err);
     if (rc)
         return rc;
     for (size_t i = 0; i < r.nrows && rc == MLW_OK; i++) {
@@ -1377,16 +1420,19 @@ int ops_diff_user(struct store *st, enum domain d, int64_t user, const struct op
                   struct ops_pending **pend, size_t *npend, struct mlw_err *err)
 {
     struct dctx x = {st, d, user, r, 0, 0, a, cb, ctx, counts, err, NULL, 0, 0, 0};
-    /* whole weeks and years around the range: every period that overlaps
-     * it gets all of its input */
+    /* whole periods around the range, so every period that overlaps it
+     * gets all of its input: weeks and months (vitals, nutrition), years
+     * (labs: its quarters and months lie inside them). A range therefore
+     * bounds what is loaded (memory) for vitals and nutrition to about the
+     * range plus a month either side. */
     mlw_day f = r->has_from ? r->from : 0, t = r->has_to ? r->to : MLW_DAY_MAX;
     int y, m, dd;
     mlw_civil_from_days(f, &y, &m, &dd);
-    x.load_from = mlw_days_from_civil(y, 1, 1);
+    x.load_from = d == DOMAIN_LABS ? mlw_days_from_civil(y, 1, 1) : mlw_month_start(f);
     if (mlw_week_start(f) < x.load_from)
         x.load_from = mlw_week_start(f);
     mlw_civil_from_days(t, &y, &m, &dd);
-    x.load_to = mlw_days_from_civil(y, 12, 31);
+    x.load_to = d == DOMAIN_LABS ? mlw_days_from_civil(y, 12, 31) : mlw_month_end(t);
     if (t <= MLW_DAY_MAX - 6 && mlw_week_start(t) + 6 > x.load_to)
         x.load_to = mlw_week_start(t) + 6;
     if (x.load_to >= MLW_DAY_MAX)

@@ -19,7 +19,7 @@ sql() { "$PY" -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execut
 # reports exactly one difference: that one
 verify_expect() {
   local desc=$1 want=$2 rc; shift 2
-  set +e; mw verify -q --limit 50 >"$TMP/out" 2>&1; rc=$?; set -e
+  set +e; mw verify -q --limit 50 ${VERIFY_ARGS:-} >"$TMP/out" 2>&1; rc=$?; set -e
   sed 's/^/    /' "$TMP/out" | tail -n 8
   if [ "$rc" -ne "$want" ]; then fail "$desc (exit $rc, want $want)"; return 0; fi
   check "$desc" "$PY" - "$TMP/out" "$@" <<'EOF'
@@ -72,6 +72,9 @@ IFS='|' read -r WID WU WM WD WAVG <<<"$(sql "SELECT id, user_id, metric_type, we
 sql "UPDATE vitals_weekly_aggregates SET average_value=average_value+0.5 WHERE id=$WID" >/dev/null
 STORED=$(sql "SELECT average_value FROM vitals_weekly_aggregates WHERE id=$WID")
 verify_expect "verify names the bucket, the column, expected and stored" 1 \
+  vitals_weekly_aggregates mismatch "user_id=$WU week_start_date=$WD metric_type=$WM" \
+  average_value "$WAVG" "$STORED"
+VERIFY_ARGS="--from $WD --to $WD --user $WU" verify_expect "the same with a one-day range and the user" 1 \
   vitals_weekly_aggregates mismatch "user_id=$WU week_start_date=$WD metric_type=$WM" \
   average_value "$WAVG" "$STORED"
 sql "UPDATE vitals_weekly_aggregates SET average_value=$WAVG WHERE id=$WID" >/dev/null
