@@ -8,7 +8,7 @@
 #
 # One batch of 22 token-id sequences of lengths 1..64, 65 and 200; a tiny config in several variants
 # (mean/cls/max pooling, "bert." prefix, int64 position_ids buffer, 1 and 2 threads,
-# batches split), then the BERT-base shape (12 x 768, vocab 28996) on a few sequences.
+# batches split, OpenBLAS instead of the AVX-512 fp32 products), then the BERT-base shape (12 x 768, vocab 28996) on a few sequences.
 # Set MLW_SKIP_BERT_BASE=1 to skip the base shape. Env: MLW_BUILD_DIR (has test_bert),
 # MLW_SOURCE_DIR, MLW_SHARED_DATA (vocab to copy). Needs Debian's /usr/bin/python3 with
 # python3-torch and python3-numpy.
@@ -90,6 +90,9 @@ close() {
 
 t0=$(date +%s)
 gen tiny --tiny --seed 11 && parity tiny_mean "$TMP/tiny" "$TMP/ids.jsonl" --threads 2
+# the fp32 products' OpenBLAS path (CPUs without AVX-512; ml/sgemm.h)
+[ -s "$TMP/tiny_mean.c" ] &&
+    MLW_SGEMM_OPENBLAS=1 parity tiny_mean_openblas "$TMP/tiny" "$TMP/ids.jsonl" --threads 2
 gen tiny_cls --tiny --seed 12 --std 0.2 --pooling cls --prefix bert. --position-ids &&
     parity tiny_cls_prefix_std0.2 "$TMP/tiny_cls" "$TMP/ids.jsonl" --threads 1
 gen tiny_max --tiny --seed 13 --std 0.2 --pooling max &&
