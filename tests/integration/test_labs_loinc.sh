@@ -44,11 +44,13 @@ finish() {
 [ -f "$CSV" ] || { bad "prerequisite: $CSV missing"; finish; }
 "$PY" -c 'import numpy' 2>/dev/null || { bad "prerequisite: $PY cannot import numpy"; finish; }
 
+source "$SRC/tests/test_logs.sh" && mlw_reset_logs # mlw_secret; logs kept for the secret scan
 TMP=$(mktemp -d /tmp/mlw_labs_loinc.XXXXXX)
 FAKE_PID=
 cleanup() {
     [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
     type pg_stop >/dev/null 2>&1 && pg_stop
+    mlw_keep_logs "$TMP"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -250,7 +252,7 @@ done < "$TMP/catcodes"
     bad "$bad_cat rows with a catalog code lack the catalog category"
 
 echo "# LLM reranker (fake endpoint)"
-KEY="sk-test-SECRET-$$-key"
+KEY=$(mlw_secret OPENAI_API_KEY)
 "$PY" - "$TMP/names.tsv" "$TMP/plan.json" "$TMP/llm_names" <<'EOF'
 import json, sys
 names = [l.rstrip("\n").split("\t") for l in open(sys.argv[1], encoding="utf-8")]
