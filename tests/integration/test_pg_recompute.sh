@@ -85,6 +85,10 @@ check "names the corrupted weekly column" grep -q "nutrition_weekly_aggregates.*
 check "names the failed rows" grep -q "vitals_raw_data.*mismatch.*status.*categorized.*failed" "$TMP/out"
 check "counts the missing daily buckets" grep -q "vitals_daily_aggregates .* 3 missing" "$TMP/out"
 check "counts the lab categories and the monthly count" grep -Eq "lab_report_categorized +4 mismatched" "$TMP/out"
+WS=$(q "$U" "SELECT week_start_date FROM nutrition_weekly_aggregates WHERE id=(SELECT min(id) FROM nutrition_weekly_aggregates)")
+expect_rc "a ranged verify (one day, labs and nutrition) finds the corrupted week" 1 \
+  mwu "$U" verify -q --from "$WS" --to "$WS" --domain nutrition --domain labs
+check "and only what lies in that range" bash -c "grep -q 'nutrition_weekly_aggregates.*avg_daily_calories' '$TMP/out' && ! grep -q 'vitals_' '$TMP/out'"
 D0=$(digest "$U")
 expect_rc "recompute --dry-run" 0 mwu "$U" recompute --dry-run -q
 check "dry run says what it would repair" grep -q "would repair" "$TMP/out"
@@ -92,6 +96,7 @@ if [ "$(digest "$U")" = "$D0" ]; then pass "dry run wrote nothing"; else fail "d
 expect_rc "recompute" 0 mwu "$U" recompute -q
 check "recompute repaired to the from-scratch result" pgsync compare "$A" "$U" $RESULTS
 expect_rc "verify passes after recompute" 0 mwu "$U" verify -q
+expect_rc "a ranged verify passes after recompute" 0 mwu "$U" verify -q --from 2026-02-03 --to 2026-02-20
 expect_rc "second recompute" 0 mwu "$U" recompute -q
 check "second recompute changed nothing" grep -q "changed nothing" "$TMP/out"
 
