@@ -3,12 +3,17 @@
  *
  * Loop order (one thread, columns c0..c1):
  *
- *   for each block of up to SG_TB = 64 token rows
- *     transpose the block into xt[k][16·V], V = ceil(rows / 16)   (L2-resident)
+ *   for each block of up to 256 token rows (as many as fit 768 KB of xt)
+ *     transpose each 64-row sub-block into xt[k][16·V], V = ceil(rows / 16)
  *     for each output (Q, K, V share the block)
- *       for each group of R weight rows
- *         R x V accumulators of 16 tokens; per k: V loads of xt, R broadcasts
- *         of W[n, k], R·V FMAs; epilogue: + b[n], gelu, masked scatter into y
+ *       for each group of R weight rows            (R·k floats, L1-resident)
+ *         for each sub-block
+ *           R x V accumulators of 16 tokens; per k: V loads of xt, R
+ *           broadcasts of W[n, k], R·V FMAs; epilogue: + b[n], gelu, masked
+ *           scatter into y
+ *
+ * In practice the tiles of 16 columns of one sub-block write to a 4 KB
+ * buffer first (see sg_block_avx512).
  *
  * R·V is 16 accumulators (24 for V = 3; 8 for V = 1, where the R weight rows
  * are streams from memory and 8 of them ran 1.4x faster than 16 here), so a
@@ -32,7 +37,8 @@
 #define SG_X86 0
 #endif
 
-#define SG_TB 64 /* token rows per transposed block */
+#define SG_SB 64 /* token rows per transposed sub-block (4 vectors of 16) */
+#define SG_SCRATCH 196608 /* floats of scratch (768 KB: inside a 1 MB L2) */
 
 static atomic_int sg_state = -1; /* -1 unknown, 0 no, 1 yes */
 
@@ -53,7 +59,19 @@ int sgemm_available(void)
     return st;
 }
 
-size_t sgemm_scratch_floats(int k) { return (size_t)SG_TB * (size_t)(k > 0 ? k : 0); }
+size_t sgemm_scratch_floats(int k)
+{
+    size_t one = (size_t)SG_SB * (size_t)(k > 0 ? k : 0);
+    return one > SG_SCRATCH ? one : SG_SCRATCH;
+}
+
+/* Token rows per block: as many sub-blocks as the scratch holds, at most 4. */
+static int sg_block_tokens(int k)
+{
+    int n = (int)(SG_SCRATCH / ((size_t)SG_SB * (size_t)k));
+    n = n < 1 ? 1 : n > 4 ? 4 : n;
+    return n * SG_SB;
+}
 
 /* xt[kk · S + t] = x[t, kk] for t < nb; 0 for nb <= t < S. */
 static void sg_transpose(const float *x, size_t ldx, int nb, int k, int S, float *xt)
@@ -121,61 +139,80 @@ sg_tile(const float *xt, int k, const float *w, size_t ldw, const float *b, floa
     }
 }
 
-#define SG_CALL(RR, VV)                                                                       \
-    sg_tile(xt, k, w + (size_t)n0 * (size_t)k, (size_t)k, b != NULL ? b + n0 : NULL,          \
-            y + n0, ldy, nb, gelu, RR, VV)
+#define SG_T(RR, VV) sg_tile(xt, k, w, (size_t)k, b, y, ldy, nt, gelu, RR, VV)
+#define SG_R(VV)                                                                              \
+    switch (R) {                                                                              \
+    case 8: SG_T(8, VV); break;                                                               \
+    case 4: SG_T(4, VV); break;                                                               \
+    case 2: SG_T(2, VV); break;                                                               \
+    default: SG_T(1, VV); break;                                                              \
+    }
 
-/* The widest tile for V vectors, then 8, 4, 2, 1 rows for what is left. */
-#define SG_ROWS(VV, RMAX)                                                                     \
-    do {                                                                                      \
-        if (rem >= RMAX) {                                                                    \
-            SG_CALL(RMAX, VV);                                                                \
-            rows = RMAX;                                                                      \
-        } else if (rem >= 8) {                                                                \
-            SG_CALL(8, VV);                                                                   \
-            rows = 8;                                                                         \
-        } else if (rem >= 4) {                                                                \
-            SG_CALL(4, VV);                                                                   \
-            rows = 4;                                                                         \
-        } else if (rem >= 2) {                                                                \
-            SG_CALL(2, VV);                                                                   \
-            rows = 2;                                                                         \
-        } else {                                                                              \
-            SG_CALL(1, VV);                                                                   \
-            rows = 1;                                                                         \
-        }                                                                                     \
-    } while (0)
+/* One tile of R (8, 4, 2 or 1; at most 4 when V is 4) rows and V vectors. */
+SG_TARGET
+static void sg_tile_rv(int R, int V, const float *xt, int k, const float *w, const float *b,
+                       float *y, size_t ldy, int nt, int gelu)
+{
+    switch (V) {
+    case 1: SG_R(1) break;
+    case 2: SG_R(2) break;
+    case 3: SG_R(3) break;
+    default:
+        if (R > 4)
+            R = 4; /* not reached: callers pass R <= 4 with V = 4 */
+        SG_R(4) break;
+    }
+}
+#undef SG_R
+#undef SG_T
 
+/*
+** The products for nb tokens transposed in sub-blocks of SG_SB at
+** xt + j · SG_SB · k, 16 output columns at a time: the tiles scatter into
+** ybuf ([SG_SB][16], L1), which is then stored as one 64-byte row per token.
+** Scattering straight into y was slow when its row stride is a multiple of
+** 4 KB (FF = 3072 floats): every token's line fell into the same L1 set.
+** The 16 weight rows of a group are read once per block (up to 4 sub-blocks).
+*/
 SG_TARGET
 static void sg_block_avx512(const float *xt, int nb, int k, const float *w, const float *b,
                             float *y, size_t ldy, int c0, int c1, int gelu)
 {
-    const int V = (nb + 15) / 16;
-    for (int n0 = c0; n0 < c1;) {
-        int rem = c1 - n0, rows;
-        switch (V) {
-        case 1: SG_ROWS(1, 8); break;
-        case 2: SG_ROWS(2, 8); break;
-        case 3: SG_ROWS(3, 8); break;
-        default: SG_ROWS(4, 4); break;
+    float ybuf[SG_SB * 16] __attribute__((aligned(64)));
+    for (int g0 = c0; g0 < c1; g0 += 16) {
+        int cols = c1 - g0 < 16 ? c1 - g0 : 16;
+        __mmask16 cm = (__mmask16)((1u << cols) - 1u);
+        for (int t0 = 0; t0 < nb; t0 += SG_SB) {
+            int nt = nb - t0 < SG_SB ? nb - t0 : SG_SB;
+            int V = (nt + 15) / 16, rmax = V == 4 ? 4 : 8;
+            for (int n = 0; n < cols;) {
+                int rem = cols - n;
+                int R = rem >= rmax ? rmax : rem >= 4 ? 4 : rem >= 2 ? 2 : 1;
+                sg_tile_rv(R, V, xt + (size_t)t0 * (size_t)k, k, w + (size_t)(g0 + n) * (size_t)k,
+                           b != NULL ? b + g0 + n : NULL, ybuf + n, 16, nt, gelu);
+                n += R;
+            }
+            for (int t = 0; t < nt; t++)
+                _mm512_mask_storeu_ps(y + (size_t)(t0 + t) * ldy + (size_t)g0, cm,
+                                      _mm512_load_ps(ybuf + 16 * t));
         }
-        n0 += rows;
     }
 }
-#undef SG_ROWS
-#undef SG_CALL
 #endif /* SG_X86 */
 
 /* Plain C: the same sums in the same k order (for CPUs without AVX-512). */
-static void sg_block_c(const float *xt, int nb, int S, int k, const float *w, const float *b,
+static void sg_block_c(const float *xt, int nb, int k, const float *w, const float *b,
                        float *y, size_t ldy, int c0, int c1, int gelu)
 {
     for (int n = c0; n < c1; n++) {
         const float *wr = w + (size_t)n * (size_t)k;
         for (int t = 0; t < nb; t++) {
+            int t0 = t / SG_SB * SG_SB, left = nb - t0;
+            size_t S = (size_t)((left < SG_SB ? left : SG_SB) + 15) / 16 * 16;
+            const float *xs = xt + (size_t)t0 * (size_t)k + (size_t)(t - t0);
             float s = 0.0f;
             for (int kk = 0; kk < k; kk++)
-                s += xt[(size_t)kk * (size_t)S + (size_t)t] * wr[kk];
+                s += xs[(size_t)kk * S] * wr[kk];
             y[(size_t)t * ldy + (size_t)n] = s + (b != NULL ? b[n] : 0.0f);
         }
     }
@@ -190,10 +227,14 @@ void sgemm_nt(const float *x, size_t ldx, int T, int k, const struct sgemm_out *
     if (T <= 0 || c1 <= c0 || k <= 0)
         return;
     const int simd = sgemm_available();
-    for (int tb = 0; tb < T; tb += SG_TB) {
-        int nb = T - tb < SG_TB ? T - tb : SG_TB;
-        int S = (nb + 15) / 16 * 16;
-        sg_transpose(x + (size_t)tb * ldx, ldx, nb, k, S, scratch);
+    const int TB = sg_block_tokens(k);
+    for (int tb = 0; tb < T; tb += TB) {
+        int nb = T - tb < TB ? T - tb : TB;
+        for (int t0 = 0; t0 < nb; t0 += SG_SB) {
+            int nt = nb - t0 < SG_SB ? nb - t0 : SG_SB;
+            sg_transpose(x + (size_t)(tb + t0) * ldx, ldx, nt, k, (nt + 15) / 16 * 16,
+                         scratch + (size_t)t0 * (size_t)k);
+        }
         for (int o = 0; o < n_out; o++) {
             float *y = outs[o].y + (size_t)tb * ldy;
 #if SG_X86
@@ -203,7 +244,7 @@ void sgemm_nt(const float *x, size_t ldx, int T, int k, const struct sgemm_out *
             }
 #endif
             (void)simd;
-            sg_block_c(scratch, nb, S, k, outs[o].w, outs[o].b, y, ldy, c0, c1, gelu);
+            sg_block_c(scratch, nb, k, outs[o].w, outs[o].b, y, ldy, c0, c1, gelu);
         }
     }
 }

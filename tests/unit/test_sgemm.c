@@ -1,6 +1,7 @@
 /*
  * test_sgemm.c - fp32 products on unpacked weights (ml/sgemm.h): every tile
- * shape (token counts around the 16-lane vectors and the 64-row blocks,
+ * shape (token counts around the 16-lane vectors, the 64-row sub-blocks and
+ * the blocks of up to 256,
  * column counts around the register tiles) against a double-precision
  * product, bias and gelu fused, column ranges honoured, several outputs.
  */
@@ -112,6 +113,7 @@ static void test_column_range_gelu_no_bias(void **state)
     run_case(70, 96, 48, 16, 32, 1, 1, 1);
     run_case(13, 40, 37, 5, 30, 1, 0, 1);
     run_case(200, 33, 20, 0, 20, 0, 0, 1);
+    run_case(300, 20, 24, 3, 24, 1, 1, 2); /* two blocks of sub-blocks */
 }
 
 static void test_three_outputs(void **state)
