@@ -6,14 +6,13 @@
  *   for each block of up to 256 token rows (as many as fit 768 KB of xt)
  *     transpose each 64-row sub-block into xt[k][16·V], V = ceil(rows / 16)
  *     for each output (Q, K, V share the block)
- *       for each group of R weight rows            (R·k floats, L1-resident)
+ *       for each group of 16 output columns        (16·k weights, L2-resident)
  *         for each sub-block
- *           R x V accumulators of 16 tokens; per k: V loads of xt, R
- *           broadcasts of W[n, k], R·V FMAs; epilogue: + b[n], gelu, masked
- *           scatter into y
- *
- * In practice the tiles of 16 columns of one sub-block write to a 4 KB
- * buffer first (see sg_block_avx512).
+ *           for each tile of R of the 16 columns
+ *             R x V accumulators of 16 tokens; per k: V loads of xt, R
+ *             broadcasts of W[n, k], R·V FMAs; epilogue: + b[n], gelu,
+ *             masked scatter into ybuf [64][16]
+ *           store ybuf: one 64-byte row per token into y
  *
  * R·V is 16 accumulators (24 for V = 3; 8 for V = 1, where the R weight rows
  * are streams from memory and 8 of them ran 1.4x faster than 16 here), so a

@@ -10,8 +10,8 @@
  * call (a batch of one lab name is ~12 tokens) copying the weight slice costs
  * more than multiplying with it, and the weights are streamed from memory
  * twice. Here the activations, not the weights, are rearranged: each block of
- * up to 64 token rows is transposed into the caller's scratch (xt[k][16·V],
- * zero-padded lanes), and a register tile of R weight rows × V vectors of 16
+ * up to 256 token rows is transposed, 64 at a time, into the caller's scratch
+ * (xt[k][16·V], zero-padded lanes), and a register tile of R weight rows × V vectors of 16
  * tokens accumulates broadcast(W[n, k]) · xt[k] over k, in k order, with one
  * FMA per step (fp32 throughout; the order of the k sum is the plain one, so
  * results differ from OpenBLAS's only by rounding). Bias (and gelu) are
