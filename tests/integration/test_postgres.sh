@@ -140,7 +140,9 @@ check "results after the restart identical to SQLite" pgsync compare "$A" "$UR"
 say "hostile input on PostgreSQL (NaN is storable here, unlike SQLite)"
 UB=$(newdb hostile)
 env DATABASE_URL="$UB" "$MLWORKER" migrate >/dev/null
-long=$(python3 -c "print('x' * 10000)")
+# names and sources may hold up to 1024 characters (docs/operations.md, Limits)
+long=$(python3 -c "print('x' * 1024)")
+toolong=$(python3 -c "print('x' * 10000)")
 psql -X -q "$UB" >/dev/null <<SQL
 INSERT INTO vitals_raw_data (user_id, metric_type, value, unit, start_date, end_date, data_source, notes, aggregation_status) VALUES
  (1, 'Heart Rate', 'NaN', 'bpm', '2026-02-02 10:00:00', '2026-02-02 10:00:00', 'manual_entry', 'bad:nan', 'pending'),
@@ -150,21 +152,26 @@ INSERT INTO vitals_raw_data (user_id, metric_type, value, unit, start_date, end_
  (1, 'Heart Rate', 70, 'bpm', '9999-12-31 10:00:00', '9999-12-31 10:00:00', 'manual_entry', 'bad:year-end', 'pending'),
  (1, 'Heart Rate', 71, 'bpm', '0001-01-01 10:00:00', '0001-01-01 10:00:00', 'manual_entry', 'good:year-1', 'pending'),
  (1, 'Heart Rate', 72, 'bpm', '2026-02-02 11:00:00', '2026-02-02 11:00:00', '$long', 'good:long-source', 'pending'),
+ (1, 'Heart Rate', 74, 'bpm', '2026-02-02 13:00:00', '2026-02-02 13:00:00', '$toolong', 'bad:too-long-source', 'pending'),
  (1, 'Heart Rate', 73, 'bpm', '2026-02-02 12:00:00', '2026-02-02 12:00:00', 'manual_entry', 'good:''; DROP TABLE vitals_raw_data; --', 'pending');
 INSERT INTO nutrition_raw_data (user_id, food_item_name, meal_type, portion_size, portion_unit, calories, protein_g, meal_date, meal_time, data_source, notes, aggregation_status) VALUES
  (1, 'nan soup', 'lunch', 1, 'bowl', 'NaN', 1, '2026-02-02', '2026-02-02 12:00:00', 'manual_entry', 'bad:nan', 'pending'),
  (1, 'negative', 'lunch', 1, 'bowl', 100, -1, '2026-02-02', '2026-02-02 12:00:00', 'manual_entry', 'bad:negative', 'pending'),
- (1, '$long', ' Dinner ', 1, 'plate', 500, NULL, '2026-02-02', '2026-02-02 19:00:00', 'manual_entry', 'good:long-name-null-protein', 'pending');
+ (1, '$long', ' Dinner ', 1, 'plate', 500, NULL, '2026-02-02', '2026-02-02 19:00:00', 'manual_entry', 'good:long-name-null-protein', 'pending'),
+ (1, 'soup', 'lunch', 1, 'plate', 300, 1, '2026-02-02', '2026-02-02 13:00:00', '$toolong', 'bad:too-long-source', 'pending');
 SQL
 check "worker on hostile rows" pg_run "$UB" "$TMP/hostile.log"
-check "every bad: row failed with a reason, every good: row processed" bash -c "[ \"\$(psql -X -At '$UB' -c \"
-  SELECT count(*) FROM (SELECT notes, aggregation_status, failure_reason FROM vitals_raw_data
-                        UNION ALL SELECT notes, aggregation_status, failure_reason FROM nutrition_raw_data) t
+offenders=$(psql -X -At "$UB" -c "
+  SELECT left(notes, 40), aggregation_status, left(coalesce(failure_reason, ''), 80)
+    FROM (SELECT notes, aggregation_status, failure_reason FROM vitals_raw_data
+          UNION ALL SELECT notes, aggregation_status, failure_reason FROM nutrition_raw_data) t
    WHERE (notes LIKE 'bad:%' AND (aggregation_status <> 'failed' OR coalesce(failure_reason, '') = ''))
-      OR (notes LIKE 'good:%' AND aggregation_status NOT IN ('categorized', 'completed'))\")\" = 0 ]"
+      OR (notes LIKE 'good:%' AND aggregation_status NOT IN ('categorized', 'completed'))")
+if [ -z "$offenders" ]; then pass "every bad: row failed with a reason, every good: row processed"
+else fail "rows in the wrong state:"; printf '    %s\n' "$offenders"; fi
 check "NaN and negative meals excluded from the day (500 kcal, 1 meal)" bash -c "[ \"\$(psql -X -At '$UB' -c \"
   SELECT total_calories, meal_count, dinner_count FROM nutrition_daily_aggregates WHERE user_id = 1\")\" = '500|1|1' ]"
-check "tables intact" bash -c "[ \"\$(psql -X -At '$UB' -c \"SELECT count(*) FROM vitals_raw_data\")\" = 8 ]"
+check "tables intact" bash -c "[ \"\$(psql -X -At '$UB' -c \"SELECT count(*) FROM vitals_raw_data\")\" = 9 ]"
 
 say "LISTEN/NOTIFY wakes an idle worker (poll interval 60 s)"
 UN=$(newdb notify)
