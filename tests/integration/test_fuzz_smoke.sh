@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Smoke run of the libFuzzer targets (tests/fuzz): build build-fuzz with clang
-# if needed, then run each target for 5 s on its seed corpus. Any crash, leak,
+# if needed, then run each target for 3 s on its seed corpus. Any crash, leak,
 # sanitizer report or timeout fails the test. clang and libFuzzer come from
 # scripts/install-deps.sh (clang, libclang-rt-14-dev).
 set -u
 src=${MLW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${MLW_FUZZ_BUILD:-$src/build-fuzz}
-secs=${FUZZ_SMOKE_SECONDS:-5}
+secs=${FUZZ_SMOKE_SECONDS:-3}
 if ! command -v clang >/dev/null 2>&1; then
     echo "test_fuzz_smoke: clang not found (scripts/install-deps.sh test installs clang and libclang-rt-14-dev)" >&2
     exit 1
