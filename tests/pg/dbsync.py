@@ -190,8 +190,11 @@ def copy(sqlite_path, url, part=0, parts=1):
         # raw rows.
         q = "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT DO NOTHING RETURNING id" % (
             t, ", ".join(cols), ", ".join(["%s"] * len(cols)))
+        # Rows with text PostgreSQL cannot hold (invalid UTF-8, NUL) are skipped the same way.
         kept = set()
         for row in rows:
+            if not all(pg_text_ok(v) for v in row):
+                continue
             cur.execute(q, row)
             if cur.fetchone():
                 kept.add(row[0])
@@ -199,7 +202,8 @@ def copy(sqlite_path, url, part=0, parts=1):
         if dropped:
             s.executemany("DELETE FROM %s WHERE id = ?" % t, [(i,) for i in dropped])
             s.commit()
-            print("skipped %d rows of %s that collide in PostgreSQL" % (len(dropped), t))
+            print("skipped %d rows of %s that collide in PostgreSQL or that it cannot hold"
+                  % (len(dropped), t))
         cur.execute("SELECT setval(pg_get_serial_sequence('%s', 'id'), (SELECT max(id) FROM %s))" % (t, t))
         p.commit()
         print("copied %d rows of %s" % (len(rows), t))
