@@ -256,13 +256,34 @@ static int lab_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
+/* Ties in a LIMITed ORDER BY are broken by text in byte (code point) order
+ * on both databases: SQLite's BINARY, PostgreSQL's "C" (a database's own
+ * collation, e.g. en_US, would choose other rows than SQLite does). */
+#define BIN_SQLITE ""
+#define BIN_PG " COLLATE \"C\""
+
 /* Labs: the REPORT_MAX_LABS tests with the most periods in the range (ties
  * by category, LOINC, code), all their rows in one query, grouped here. */
 #define LAB_KEY "test_category, COALESCE(loinc_code, ''), COALESCE(test_code, '')"
-#define LAB_TOP(table, range)                                                                  \
+#define LAB_TOP(table, range, bin)                                                             \
     "SELECT test_category AS c, COALESCE(loinc_code, '') AS l, COALESCE(test_code, '') AS t"  \
     " FROM " table " WHERE user_id = ? AND " range " GROUP BY " LAB_KEY                       \
-    " ORDER BY count(*) DESC, 1, 2, 3 LIMIT 60"
+    " ORDER BY count(*) DESC, test_category" bin ", COALESCE(loinc_code, '')" bin              \
+    ", COALESCE(test_code, '')" bin " LIMIT 60"
+#define LAB_ROWS_DAILY(bin)                                                                    \
+    "SELECT r.date, 0, r.test_name, r.avg_value, r.unit, r.normal_range_min,"                 \
+    " r.normal_range_max, r.status, r.loinc_code, g.c, g.l, g.t FROM lab_reports_daily r"     \
+    " JOIN (" LAB_TOP("lab_reports_daily", LAB_DAILY_RANGE, bin) ") g"                         \
+    " ON r.test_category = g.c AND COALESCE(r.loinc_code, '') = g.l"                           \
+    " AND COALESCE(r.test_code, '') = g.t"                                                     \
+    " WHERE r.user_id = ? AND r.date BETWEEN ? AND ? ORDER BY g.c, g.l, g.t, r.date"
+#define LAB_ROWS_MONTHLY(bin)                                                                  \
+    "SELECT r.year, r.month, r.test_name, r.avg_value, r.unit, r.normal_range_min,"           \
+    " r.normal_range_max, r.status, r.loinc_code, g.c, g.l, g.t FROM lab_reports_monthly r"   \
+    " JOIN (" LAB_TOP("lab_reports_monthly", LAB_MONTHLY_RANGE, bin) ") g"                     \
+    " ON r.test_category = g.c AND COALESCE(r.loinc_code, '') = g.l"                           \
+    " AND COALESCE(r.test_code, '') = g.t WHERE r.user_id = ?"                                 \
+    " AND r.year * 12 + r.month - 1 BETWEEN ? AND ? ORDER BY g.c, g.l, g.t, r.year, r.month"
 #define LAB_DAILY_RANGE "date BETWEEN ? AND ?"
 #define LAB_MONTHLY_RANGE "year * 12 + month - 1 BETWEEN ? AND ?"
 
@@ -276,19 +297,9 @@ static int load_labs(struct store *st, int64_t user, enum report_level lvl, int3
         NULL,
         "SELECT count(*) FROM (SELECT 1 FROM lab_reports_monthly WHERE user_id = ? AND "
         LAB_MONTHLY_RANGE " GROUP BY " LAB_KEY ") g"};
-    static const char *const ROWS[] = {
-        "SELECT r.date, 0, r.test_name, r.avg_value, r.unit, r.normal_range_min,"
-        " r.normal_range_max, r.status, r.loinc_code, g.c, g.l, g.t FROM lab_reports_daily r"
-        " JOIN (" LAB_TOP("lab_reports_daily", LAB_DAILY_RANGE) ") g ON r.test_category = g.c"
-        " AND COALESCE(r.loinc_code, '') = g.l AND COALESCE(r.test_code, '') = g.t"
-        " WHERE r.user_id = ? AND r.date BETWEEN ? AND ? ORDER BY g.c, g.l, g.t, r.date",
-        NULL,
-        "SELECT r.year, r.month, r.test_name, r.avg_value, r.unit, r.normal_range_min,"
-        " r.normal_range_max, r.status, r.loinc_code, g.c, g.l, g.t FROM lab_reports_monthly r"
-        " JOIN (" LAB_TOP("lab_reports_monthly", LAB_MONTHLY_RANGE) ") g"
-        " ON r.test_category = g.c AND COALESCE(r.loinc_code, '') = g.l"
-        " AND COALESCE(r.test_code, '') = g.t WHERE r.user_id = ?"
-        " AND r.year * 12 + r.month - 1 BETWEEN ? AND ? ORDER BY g.c, g.l, g.t, r.year, r.month"};
+    static const char *const ROWS[2][3] = {
+        {LAB_ROWS_DAILY(BIN_SQLITE), NULL, LAB_ROWS_MONTHLY(BIN_SQLITE)},
+        {LAB_ROWS_DAILY(BIN_PG), NULL, LAB_ROWS_MONTHLY(BIN_PG)}};
     struct qrange q;
     qrange_init(&q, lvl, from, to);
     struct sval p[6] = {sv_int(user), q.pa, q.pb, sv_int(user), q.pa, q.pb};
@@ -301,7 +312,7 @@ static int load_labs(struct store *st, int64_t user, enum report_level lvl, int3
     store_rows_free(&r);
     if (ngroups == 0)
         return MLW_OK;
-    rc = store_query(st, ROWS[lvl], p, 6, &r, err);
+    rc = store_query(st, ROWS[st->dialect == DB_POSTGRES][lvl], p, 6, &r, err);
     if (rc)
         return rc;
     size_t cap = ngroups < REPORT_MAX_LABS ? (size_t)ngroups : REPORT_MAX_LABS;
@@ -411,22 +422,24 @@ static int load_status(struct store *st, int64_t user, int have_labs, struct rep
          "SELECT count(*) FROM vitals_raw_data WHERE aggregation_status = 'failed' AND user_id = ?",
          NULL,
          "SELECT failure_reason, count(*), count(*) OVER () FROM vitals_raw_data"
-         " WHERE aggregation_status = 'failed' AND user_id = ? GROUP BY failure_reason ORDER BY 2 DESC, 1 LIMIT 20"},
+         " WHERE aggregation_status = 'failed' AND user_id = ? GROUP BY failure_reason"},
         {"SELECT count(*) FROM nutrition_raw_data WHERE aggregation_status IN ('pending',"
          " 'queued', 'processing') AND user_id = ?",
          "SELECT count(*) FROM nutrition_raw_data WHERE aggregation_status = 'failed'"
          " AND user_id = ?",
          NULL,
          "SELECT failure_reason, count(*), count(*) OVER () FROM nutrition_raw_data"
-         " WHERE aggregation_status = 'failed' AND user_id = ? GROUP BY failure_reason ORDER BY 2 DESC, 1 LIMIT 20"},
+         " WHERE aggregation_status = 'failed' AND user_id = ? GROUP BY failure_reason"},
         {"SELECT count(*) FROM lab_reports WHERE user_id = ? AND categorization_status IN"
          " ('pending', 'processing')",
          "SELECT count(*) FROM lab_reports WHERE user_id = ? AND categorization_status = 'failed'",
          "SELECT count(*) FROM lab_reports WHERE user_id = ?"
          " AND categorization_status = 'insufficient'",
          "SELECT failure_reason, count(*), count(*) OVER () FROM lab_reports WHERE user_id = ? AND"
-         " categorization_status IN ('failed', 'insufficient') GROUP BY failure_reason"
-         " ORDER BY 2 DESC, 1 LIMIT 20"}};
+         " categorization_status IN ('failed', 'insufficient') GROUP BY failure_reason"}};
+    /* appended to Q[].reasons: the top reasons, ties in byte order (BIN_*) */
+    static const char *const TOP[2] = {" ORDER BY 2 DESC, failure_reason" BIN_SQLITE " LIMIT 20",
+                                       " ORDER BY 2 DESC, failure_reason" BIN_PG " LIMIT 20"};
     _Static_assert(REPORT_TOP_REASONS == 20, "the LIMIT in the reason queries");
     s->have_labs = have_labs;
     struct report_reason *all = NULL;
@@ -451,7 +464,9 @@ static int load_status(struct store *st, int64_t user, int have_labs, struct rep
         /* the top reasons, and (a window over the groups) how many there are */
         struct sval p[1] = {sv_int(user)};
         struct store_rows r;
-        rc = store_query(st, Q[dm].reasons, p, 1, &r, err);
+        char sql[512];
+        snprintf(sql, sizeof sql, "%s%s", Q[dm].reasons, TOP[st->dialect == DB_POSTGRES]);
+        rc = store_query(st, sql, p, 1, &r, err);
         if (rc)
             break;
         nd = r.nrows ? sv_as_int(store_cell(&r, 0, 2)) : 0;
