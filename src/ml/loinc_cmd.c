@@ -6,11 +6,13 @@
  *   loinc build --loinc Loinc.csv --model DIR --out loinc.idx [options]
  *   loinc search [--index F] [--model DIR] [--specimen S] [--unit U] [-k N] QUERY...
  *   loinc info [--index F]
+ *   loinc calibrate --labeled FILE [--model DIR] [--index F] [--target-precision P] [--json]
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +21,13 @@
 #include <unistd.h>
 
 #include "core/signals.h"
+#include "domain/labcat.h"
+#include "ml/calibrate.h"
 #include "ml/embed.h"
 #include "ml/index.h"
+#include "ml/labmap.h"
 #include "ml/loinc.h"
+#include "ml/mlctx.h"
 
 #define LC_TEXT_MAX 4096
 
@@ -638,12 +644,348 @@ static int lc_info(int argc, char **argv)
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* calibrate                                                                 */
+
+static void lc_calibrate_usage(FILE *f)
+{
+    fputs("usage: mlworker loinc calibrate --labeled FILE [--model DIR] [--index FILE] [options]\n"
+          "  --labeled FILE        labelled lab names, CSV or TSV, one per line:\n"
+          "                        name,loinc_code[,specimen[,unit]]  (an empty code: no code\n"
+          "                        should be accepted; specimen: blood, urine, urine-24h, stool,\n"
+          "                        csf, sputum, swab; optional header line name,loinc_code,...)\n"
+          "  --model DIR           model (default ML_WORKER_MODEL_DIR)\n"
+          "  --index FILE          index (default ML_WORKER_LOINC_INDEX)\n"
+          "  --target-precision P  precision the recommended threshold must reach (default 0.98)\n"
+          "  --step S              print the table on a grid 0, S, 2S, ... 1 instead of at every\n"
+          "                        score where the outcome changes\n"
+          "  --json                print the result as one JSON object\n"
+          "  --dump FILE           write each name's decision to FILE (JSON lines)\n"
+          "Each name goes through the lab pipeline's engine (embedding, candidates, rerank,\n"
+          "margin rule) with the threshold at 0; the optional LLM reranker is not used.\n",
+          f);
+}
+
+struct lc_cal {
+    const struct calib_labels *labels;
+    struct calib_item *items;
+    char (*top)[MLCTX_CODE_MAX];
+    double *scores;
+    char (*why)[MLCTX_WHY_LEN];
+};
+
+/* Run every labelled name through the engine. */
+static int lc_cal_run(struct mlctx *m, struct lc_cal *c, struct mlw_err *err)
+{
+    const struct calib_labels *l = c->labels;
+    double t0 = lc_now(), last = t0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (signals_stop_requested())
+            return mlw_err_set(err, MLW_ESTOPPED, "interrupted at name %zu of %zu", i, l->n);
+        const struct calib_label *x = &l->items[i];
+        /* as the pipeline: a specimen the name states is already in its words */
+        char norm[2 * LABCAT_MAX_NAME];
+        enum labcat_specimen own = LABCAT_SPEC_NONE;
+        labcat_normalize(x->name, strlen(x->name), norm, sizeof norm, &own);
+        struct mlctx_query q = {x->name, own == LABCAT_SPEC_NONE ? x->specimen : NULL, x->unit,
+                                NULL};
+        struct mlctx_decision d;
+        int rc = mlctx_decide(m, &q, &d, err);
+        if (rc != MLW_OK)
+            return rc;
+        snprintf(c->top[i], sizeof c->top[i], "%s", d.best);
+        snprintf(c->why[i], sizeof c->why[i], "%s", d.why);
+        c->scores[i] = d.has_candidates ? d.loinc_score : 0.0;
+        c->items[i].score = c->scores[i];
+        c->items[i].passes_margin = d.loinc[0] != '\0';
+        c->items[i].labelled = x->expected[0] != '\0';
+        c->items[i].correct = d.best[0] != '\0' && strcmp(d.best, x->expected) == 0;
+        double now = lc_now();
+        if (l->n >= 50 && (now - last >= 5.0 || i + 1 == l->n)) {
+            fprintf(stderr, "loinc calibrate: %zu/%zu names (%.0f names/s)\n", i + 1, l->n,
+                    (double)(i + 1) / (now - t0 > 0 ? now - t0 : 1e-9));
+            last = now;
+        }
+    }
+    return MLW_OK;
+}
+
+static int lc_cal_dump(const char *path, const struct lc_cal *c, double cur)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "loinc calibrate: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < c->labels->n && !bad; i++) {
+        const struct calib_label *x = &c->labels->items[i];
+        const struct calib_item *it = &c->items[i];
+        cJSON *o = cJSON_CreateObject();
+        if (o == NULL) {
+            bad = 1;
+            break;
+        }
+        cJSON_AddNumberToObject(o, "line", (double)x->line);
+        cJSON_AddStringToObject(o, "name", x->name);
+        cJSON_AddStringToObject(o, "expected", x->expected);
+        if (x->specimen)
+            cJSON_AddStringToObject(o, "specimen", x->specimen);
+        if (x->unit)
+            cJSON_AddStringToObject(o, "unit", x->unit);
+        cJSON_AddStringToObject(o, "top", c->top[i]);
+        cJSON_AddNumberToObject(o, "score", c->scores[i]);
+        cJSON_AddBoolToObject(o, "passes_margin", it->passes_margin);
+        cJSON_AddBoolToObject(o, "correct", it->correct);
+        cJSON_AddBoolToObject(o, "accepted_at_current", it->passes_margin && it->score >= cur);
+        cJSON_AddStringToObject(o, "why", c->why[i]);
+        char *s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (s == NULL || fprintf(f, "%s\n", s) < 0)
+            bad = 1;
+        cJSON_free(s);
+    }
+    if (fclose(f) != 0 || bad) {
+        fprintf(stderr, "loinc calibrate: %s: write failed\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static cJSON *lc_cal_row_json(const struct calib_row *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(o, "threshold", r->threshold);
+    cJSON_AddNumberToObject(o, "accepted", (double)r->accepted);
+    cJSON_AddNumberToObject(o, "correct", (double)r->correct);
+    cJSON_AddNumberToObject(o, "wrong", (double)r->wrong);
+    if (r->accepted)
+        cJSON_AddNumberToObject(o, "precision", r->precision);
+    else
+        cJSON_AddNullToObject(o, "precision");
+    cJSON_AddNumberToObject(o, "recall", r->recall);
+    cJSON_AddNumberToObject(o, "coverage", r->coverage);
+    return o;
+}
+
+static void lc_cal_row_text(const struct calib_row *r, const char *label)
+{
+    char prec[16] = "-";
+    if (r->accepted)
+        snprintf(prec, sizeof prec, "%.4f", r->precision);
+    printf("%10s %9zu %8zu %6zu %10s %7.4f %9.4f\n", label, r->accepted, r->correct, r->wrong,
+           prec, r->recall, r->coverage);
+}
+
+/* A row's threshold as the value to set: on a grid as it is, else the
+ * shortest decimal that keeps the row's outcome. */
+static void lc_cal_label(const struct calib_row *t, size_t i, int grid, char *buf, size_t cap)
+{
+    if (grid)
+        snprintf(buf, cap, "%.4g", t[i].threshold);
+    else
+        calib_format_threshold(t[i].threshold, i > 0 ? t[i - 1].threshold : -1.0, buf, cap);
+}
+
+static int lc_calibrate(int argc, char **argv)
+{
+    const char *model = getenv("ML_WORKER_MODEL_DIR"), *index = getenv("ML_WORKER_LOINC_INDEX");
+    const char *labeled = NULL, *dump = NULL;
+    double target = 0.98, step = 0.0, cur = LABMAP_DEFAULT_MIN_SCORE;
+    int json = 0;
+    const char *cur_env = getenv("ML_WORKER_LOINC_MIN_SCORE");
+    if (cur_env != NULL && cur_env[0] != '\0') {
+        char *end;
+        double v = strtod(cur_env, &end);
+        if (*end == '\0' && v >= 0.0 && v <= 1.0)
+            cur = v;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            lc_calibrate_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (v == NULL) {
+            fprintf(stderr, "loinc calibrate: unexpected argument '%s'\n", a);
+            lc_calibrate_usage(stderr);
+            return 2;
+        } else if (strcmp(a, "--model") == 0) {
+            model = argv[++i];
+        } else if (strcmp(a, "--index") == 0) {
+            index = argv[++i];
+        } else if (strcmp(a, "--labeled") == 0 || strcmp(a, "--labelled") == 0) {
+            labeled = argv[++i];
+        } else if (strcmp(a, "--dump") == 0) {
+            dump = argv[++i];
+        } else if (strcmp(a, "--target-precision") == 0 || strcmp(a, "--step") == 0) {
+            char *end;
+            double x = strtod(argv[++i], &end);
+            int isstep = a[2] == 's';
+            if (*end != '\0' || end == v || !(x > 0.0 && x <= 1.0)) {
+                fprintf(stderr, "loinc calibrate: %s must be a number in (0, 1]\n", a);
+                return 2;
+            }
+            *(isstep ? &step : &target) = x;
+        } else {
+            fprintf(stderr, "loinc calibrate: unexpected argument '%s'\n", a);
+            lc_calibrate_usage(stderr);
+            return 2;
+        }
+    }
+    if (labeled == NULL || model == NULL || model[0] == '\0' || index == NULL ||
+        index[0] == '\0') {
+        fprintf(stderr, "loinc calibrate: --labeled FILE, --model DIR (or ML_WORKER_MODEL_DIR) "
+                        "and --index FILE (or ML_WORKER_LOINC_INDEX) are required\n");
+        lc_calibrate_usage(stderr);
+        return 2;
+    }
+
+    struct mlw_err err = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    struct calib_labels labels = {0};
+    struct lc_cal c = {.labels = &labels};
+    struct calib_row *rows = NULL;
+    int status = 1;
+    if (lc_read_file(labeled, &buf, &len, &err) != MLW_OK ||
+        calib_parse(buf, len, labeled, &labels, &err) != MLW_OK) {
+        fprintf(stderr, "loinc calibrate: %s\n", err.msg);
+        goto out;
+    }
+    size_t n = labels.n;
+    c.items = calloc(n, sizeof *c.items);
+    c.top = calloc(n, sizeof *c.top);
+    c.scores = calloc(n, sizeof *c.scores);
+    c.why = calloc(n, sizeof *c.why);
+    rows = calloc(n + 1, sizeof *rows);
+    if (!c.items || !c.top || !c.scores || !c.why || !rows) {
+        fprintf(stderr, "loinc calibrate: out of memory\n");
+        goto out;
+    }
+    struct mlctx_opts mo = {.enabled = 1, .model_dir = model, .index_path = index,
+                            .min_score = 0.0, .category_min_score = 2.0,
+                            .llm_min_score = 1.0, .llm = {0}};
+    struct mlctx *m = NULL;
+    fprintf(stderr, "loinc calibrate: loading %s and %s\n", model, index);
+    if (mlctx_configure(&mo, &err) != MLW_OK || mlctx_acquire(NULL, &m, &err) != MLW_OK ||
+        m == NULL) {
+        fprintf(stderr, "loinc calibrate: %s\n", m == NULL && err.msg[0] == '\0'
+                                                    ? "the ML engine did not load" : err.msg);
+        goto out;
+    }
+    signals_install();
+    if (lc_cal_run(m, &c, &err) != MLW_OK) {
+        fprintf(stderr, "loinc calibrate: %s\n", err.msg);
+        status = err.code == MLW_ESTOPPED ? 130 : 1;
+        goto out;
+    }
+    if (dump != NULL && lc_cal_dump(dump, &c, cur) != 0)
+        goto out;
+
+    struct calib_totals tot;
+    calib_totals(c.items, n, &tot);
+    struct calib_row at_cur;
+    calib_at(c.items, n, cur, &at_cur);
+    size_t nr = calib_curve(c.items, n, rows); /* sorts c.items: per-name data is dumped */
+    long pick = calib_pick(rows, nr, target);
+    char rec[64] = "";
+    if (pick >= 0)
+        calib_format_threshold(rows[pick].threshold, pick > 0 ? rows[pick - 1].threshold : -1.0,
+                               rec, sizeof rec);
+    struct calib_row grid[1024];
+    size_t ng = 0;
+    if (step > 0.0)
+        for (double t = 0.0; t <= 1.0 + 1e-9 && ng < 1024; t = round((double)ng * step * 1e9) / 1e9)
+            calib_at(c.items, n, t, &grid[ng++]);
+    const struct calib_row *table = step > 0.0 ? grid : rows;
+    size_t ntable = step > 0.0 ? ng : nr;
+
+    if (json) {
+        cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+        if (root == NULL || arr == NULL) {
+            cJSON_Delete(root);
+            cJSON_Delete(arr);
+            fprintf(stderr, "loinc calibrate: out of memory\n");
+            goto out;
+        }
+        cJSON_AddNumberToObject(root, "names", (double)tot.names);
+        cJSON_AddNumberToObject(root, "labelled", (double)tot.labelled);
+        cJSON_AddNumberToObject(root, "expecting_none", (double)(tot.names - tot.labelled));
+        cJSON_AddNumberToObject(root, "passes_margin", (double)tot.passes_margin);
+        cJSON_AddNumberToObject(root, "target_precision", target);
+        for (size_t i = 0; i < ntable; i++) {
+            cJSON *r = lc_cal_row_json(&table[i]);
+            char val[64];
+            lc_cal_label(table, i, step > 0.0, val, sizeof val);
+            if (r != NULL)
+                cJSON_AddStringToObject(r, "value", val);
+            cJSON_AddItemToArray(arr, r);
+        }
+        cJSON_AddItemToObject(root, "thresholds", arr);
+        cJSON *curj = lc_cal_row_json(&at_cur);
+        cJSON_AddItemToObject(root, "current", curj);
+        if (pick >= 0) {
+            cJSON *r = lc_cal_row_json(&rows[pick]);
+            cJSON_AddStringToObject(r, "value", rec);
+            cJSON_AddItemToObject(root, "recommended", r);
+        } else {
+            cJSON_AddNullToObject(root, "recommended");
+        }
+        char *s = cJSON_PrintUnformatted(root);
+        if (s != NULL)
+            puts(s);
+        cJSON_free(s);
+        cJSON_Delete(root);
+    } else {
+        printf("%zu names: %zu with an expected code, %zu expecting none; %zu pass the margin "
+               "rule\n", tot.names, tot.labelled, tot.names - tot.labelled, tot.passes_margin);
+        printf("%10s %9s %8s %6s %10s %7s %9s\n", "threshold", "accepted", "correct", "wrong",
+               "precision", "recall", "coverage");
+        for (size_t i = 0; i < ntable; i++) {
+            char lab[64];
+            lc_cal_label(table, i, step > 0.0, lab, sizeof lab);
+            lc_cal_row_text(&table[i], lab);
+        }
+        char lab[32];
+        snprintf(lab, sizeof lab, "%.4f", cur);
+        printf("at the current ML_WORKER_LOINC_MIN_SCORE=%g:\n", cur);
+        lc_cal_row_text(&at_cur, lab);
+        if (pick >= 0) {
+            const struct calib_row *r = &rows[pick];
+            printf("recommended for precision >= %g: accepts %zu of %zu names, %zu wrong, "
+                   "precision %.4f, recall %.4f\n",
+                   target, r->accepted, tot.names, r->wrong, r->precision, r->recall);
+            printf("ML_WORKER_LOINC_MIN_SCORE=%s\n", rec);
+        } else {
+            printf("no threshold reaches precision %g on this list: keep the current value, "
+                   "label more names or improve the model/index\n", target);
+        }
+    }
+    status = 0;
+out:
+    free(rows);
+    free(c.items);
+    free(c.top);
+    free(c.scores);
+    free(c.why);
+    calib_labels_free(&labels);
+    free(buf);
+    return status;
+}
+
 static void lc_usage(FILE *f)
 {
     fputs("usage: mlworker loinc build|search|info [options]   (--help after each for more)\n"
           "  build   embed the LOINC table into a vector index file (resumable)\n"
           "  search  ranked LOINC candidates for lab test names\n"
-          "  info    describe an index file\n",
+          "  info    describe an index file\n"
+          "  calibrate  precision/recall per acceptance threshold over labelled names, and\n"
+          "             the ML_WORKER_LOINC_MIN_SCORE that meets a target precision\n",
           f);
 }
 
@@ -660,6 +1002,8 @@ int cmd_loinc(int argc, char **argv)
         return lc_search(argc - 1, argv + 1);
     if (strcmp(sub, "info") == 0)
         return lc_info(argc - 1, argv + 1);
+    if (strcmp(sub, "calibrate") == 0)
+        return lc_calibrate(argc - 1, argv + 1);
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
         lc_usage(stdout);
         return 0;

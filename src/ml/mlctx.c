@@ -526,6 +526,8 @@ static int mc_decide_uncached(struct mlctx *m, const struct mlctx_query *q,
     labmap_rank(&lq, cand, nc, &m->lp, ranked, &res);
     d->has_candidates = nc > 0;
     d->loinc_score = res.score;
+    if (res.best >= 0)
+        snprintf(d->best, sizeof d->best, "%s", cand[res.best].code);
     long chosen = res.accepted ? res.best : -1;
     const char *source = res.accepted ? "embedding" : NULL;
     size_t o = (size_t)snprintf(d->why, sizeof d->why, "%s", res.why);

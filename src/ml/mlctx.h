@@ -81,6 +81,8 @@ struct mlctx_decision {
     char loinc[MLCTX_CODE_MAX];    /* accepted code, "" when none */
     const char *loinc_source;      /* "embedding" | "llm" | NULL (none accepted) */
     double loinc_score;            /* the best combined score (also when rejected) */
+    char best[MLCTX_CODE_MAX];     /* the top-ranked candidate's code (also when rejected;
+                                      before the reranker), "" when none */
     int has_candidates;            /* 0: the index offered nothing */
     int needs_review;              /* 1: no code accepted */
     const char *category;          /* catalog category string, or NULL (stay Others) */
