@@ -269,7 +269,9 @@ static void print_summary(struct store *st, int users)
     if (store_query(st,
                     "SELECT 'vitals', aggregation_status, count(*) FROM vitals_raw_data GROUP BY 2"
                     " UNION ALL SELECT 'nutrition', aggregation_status, count(*) FROM"
-                    " nutrition_raw_data GROUP BY 2 ORDER BY 1 DESC, 2",
+                    " nutrition_raw_data GROUP BY 2"
+                    " UNION ALL SELECT 'labs', categorization_status, count(*) FROM"
+                    " lab_reports GROUP BY 2 ORDER BY 1 DESC, 2",
                     NULL, 0, &r, &err) == MLW_OK) {
         for (size_t i = 0; i < r.nrows; i++)
             printf("  %-10s %-12s %8lld\n", sv_as_text(store_cell(&r, i, 0)),
@@ -280,7 +282,9 @@ static void print_summary(struct store *st, int users)
     if (store_query(st,
                     "SELECT 'vitals #' || id, failure_reason FROM vitals_raw_data WHERE"
                     " aggregation_status='failed' UNION ALL SELECT 'nutrition #' || id,"
-                    " failure_reason FROM nutrition_raw_data WHERE aggregation_status='failed'",
+                    " failure_reason FROM nutrition_raw_data WHERE aggregation_status='failed'"
+                    " UNION ALL SELECT 'labs #' || id, failure_reason FROM lab_reports WHERE"
+                    " categorization_status IN ('failed', 'insufficient')",
                     NULL, 0, &r, &err) == MLW_OK) {
         for (size_t i = 0; i < r.nrows; i++)
             printf("  %-14s %s\n", sv_as_text(store_cell(&r, i, 0)), sv_as_text(store_cell(&r, i, 1)));
