@@ -164,6 +164,16 @@ static int open_db(const char *cmd, struct db_target *db, struct store **st)
         config_db_free(db);
         return 1;
     }
+    /* The comparison is with what this binary's pipelines write, columns of
+     * every migration included: an older schema must be migrated first. */
+    int latest = store_schema_latest((*st)->dialect);
+    if (version < latest) {
+        fprintf(stderr, "mlworker %s: %s is at schema version %d of %d (run `mlworker migrate` first)\n",
+                cmd, db->display, version, latest);
+        store_close(*st);
+        config_db_free(db);
+        return 1;
+    }
     return 0;
 }
 

@@ -161,6 +161,11 @@ expect_rc "bad date: usage error" 2 mw "$A" recompute --from 2026-13-01
 expect_rc "bad user: usage error" 2 mw "$A" verify --user abc
 expect_rc "bad domain: usage error" 2 mw "$A" verify --domain sleep
 expect_rc "unknown option: usage error" 2 mw "$A" recompute --frobnicate
+cp "$A" "$TMP/old.db"
+"$PY" -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM mlw_schema_version WHERE version > 1'); c.commit()" "$TMP/old.db"
+expect_rc "older schema: verify refuses" 1 mw "$TMP/old.db" verify -q
+check "older schema: says to migrate first" grep -q "run .mlworker migrate. first" "$TMP/out"
+expect_rc "older schema: recompute refuses" 1 mw "$TMP/old.db" recompute -q
 
 say "status"
 gen --db "$A" --users 2 --days 5 --rows 200 --seed $((SEED + 2)) --late >/dev/null
