@@ -15,6 +15,7 @@ int cli_ml_start(const struct config *cfg, int *loaded, struct mlw_err *err)
                             .min_score = cfg->loinc_min_score,
                             .category_min_score = cfg->category_min_score,
                             .llm_min_score = cfg->llm_min_score,
+                            .llm_batch_seconds = cfg->llm_batch_seconds,
                             .llm = {cfg->llm_url, cfg->openai_api_key, cfg->llm_model,
                                     cfg->llm_timeout}};
     struct mlctx *ml = NULL;

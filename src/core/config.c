@@ -75,6 +75,8 @@ static const struct opt g_opts[] = {
      "chat model asked by the LOINC reranker"},
     {"ML_WORKER_LLM_TIMEOUT", OPT_DOUBLE, F(llm_timeout), "10", 0.1, 600, NULL,
      "seconds one reranker call may take (then the embedding decision stands)"},
+    {"ML_WORKER_LLM_BATCH_SECONDS", OPT_DOUBLE, F(llm_batch_seconds), "30", 0.1, 3600, NULL,
+     "seconds all reranker calls of one lab batch may take together (its transaction stays short)"},
     {"ML_WORKER_LLM_MIN_SCORE", OPT_DOUBLE, F(llm_min_score), "0.5", 0, 1, NULL,
      "combined score the reranker's pick needs to be accepted"},
     {"ML_WORKER_HTTP_ADDR", OPT_STRING, F(http_addr), "127.0.0.1:9090", 0, 0, NULL,

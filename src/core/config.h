@@ -52,6 +52,7 @@ struct config {
     char *openai_api_key;       /* OPENAI_API_KEY: secret, never logged or shown */
     char *llm_model;            /* LAB_AGGREGATION_AGENT_MODEL */
     double llm_timeout;         /* ML_WORKER_LLM_TIMEOUT, seconds */
+    double llm_batch_seconds;   /* ML_WORKER_LLM_BATCH_SECONDS */
     double llm_min_score;       /* ML_WORKER_LLM_MIN_SCORE */
 
     char *http_addr;            /* ML_WORKER_HTTP_ADDR (NULL: endpoints off) */

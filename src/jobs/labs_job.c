@@ -837,6 +837,7 @@ const struct domain_ops labs_domain = {
     .finished_at_column = "",
     .select_sql = SELECT_HEAD SELECT_TAIL,
     .select_user_sql = SELECT_HEAD " AND r.user_id=?" SELECT_TAIL,
+    .begin_batch = mlctx_llm_budget_start,
     .process_group = labs_group,
 };
 

@@ -267,6 +267,8 @@ static int run_once(struct store *st, const struct domain_ops *ops, const struct
     int rc = store_begin(st, err);
     if (rc)
         return rc;
+    if (ops->begin_batch)
+        ops->begin_batch();
     struct store_rows rows = {0};
     if ((rc = reclaim_legacy(st, ops, opts->claim_timeout, &bs->reclaimed, err)))
         goto out;
@@ -386,6 +388,8 @@ int pipeline_reprocess(struct store *st, enum domain d, int64_t user, const int6
     int rc = MLW_OK;
     *processed = 0;
     mlw_utc_now_text(now);
+    if (ops->begin_batch)
+        ops->begin_batch();
     if (n) {
         struct sval *v = malloc(n * sizeof *v);
         if (!v)

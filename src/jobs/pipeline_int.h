@@ -39,6 +39,9 @@ struct domain_ops {
     const char *select_user_sql; /* params: user, limit */
     /* Process one group inside an open transaction. Returns MLW_OK or an
      * error (the caller rolls back). */
+    /* Called as each batch's transaction begins, before its groups; may be
+     * NULL (labs: starts the reranker's per-batch time budget). */
+    void (*begin_batch)(void);
     int (*process_group)(struct store *st, const struct store_rows *rows,
                          const struct group *g, struct arena *a, struct pipeline_stats *gs,
                          struct mlw_err *err);

@@ -21,6 +21,7 @@ const char *llm_outcome_name(enum llm_outcome o)
     case LLM_OUTCOME_REJECTED: return "rejected";
     case LLM_OUTCOME_ERROR: return "error";
     case LLM_OUTCOME_TIMEOUT: return "timeout";
+    case LLM_OUTCOME_SKIPPED: return "skipped";
     }
     return "?";
 }

@@ -46,7 +46,8 @@ enum llm_outcome {
     LLM_OUTCOME_NO_MATCH,   /* the model said none fits */
     LLM_OUTCOME_REJECTED,   /* code not offered, malformed or missing */
     LLM_OUTCOME_ERROR,      /* transport, HTTP status, unreadable JSON */
-    LLM_OUTCOME_TIMEOUT
+    LLM_OUTCOME_TIMEOUT,
+    LLM_OUTCOME_SKIPPED     /* not called: the batch's reranker time was spent */
 };
 
 /* "off", "picked", "no_match", "rejected", "error", "timeout" (metric labels). */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/metrics.h"
+#include "core/timeutil.h"
 #include "http/health.h"
 #include "ml/embed.h"
 #include "ml/index.h"
@@ -30,8 +31,11 @@
 static struct {
     int enabled;
     char *model_dir, *index_path, *llm_url, *llm_key, *llm_model;
-    double min_score, category_min_score, llm_min_score, llm_timeout;
+    double min_score, category_min_score, llm_min_score, llm_timeout, llm_batch_seconds;
 } g_opt;
+
+/* This thread's batch reranker deadline (mlw_monotonic() seconds); 0: none. */
+static _Thread_local double tl_llm_deadline;
 
 static char *mc_dup(const char *s)
 {
@@ -56,6 +60,7 @@ int mlctx_configure(const struct mlctx_opts *o, struct mlw_err *err)
     g_opt.category_min_score = o->category_min_score;
     g_opt.llm_min_score = o->llm_min_score;
     g_opt.llm_timeout = o->llm.timeout_s > 0 ? o->llm.timeout_s : 10.0;
+    g_opt.llm_batch_seconds = o->llm_batch_seconds > 0 ? o->llm_batch_seconds : 30.0;
     if ((o->model_dir && *o->model_dir && !g_opt.model_dir) ||
         (o->index_path && *o->index_path && !g_opt.index_path) ||
         (o->llm.url && *o->llm.url && !g_opt.llm_url) ||
@@ -532,8 +537,20 @@ static int mc_decide_uncached(struct mlctx *m, const struct mlctx_query *q,
     const char *source = res.accepted ? "embedding" : NULL;
     size_t o = (size_t)snprintf(d->why, sizeof d->why, "%s", res.why);
 
-    /* the optional reranker: a pick among the offered candidates, scored */
-    if (m->llm.url != NULL && nc > 0) {
+    /* the optional reranker: a pick among the offered candidates, scored,
+     * within what is left of this batch's budget */
+    double left = tl_llm_deadline > 0 ? tl_llm_deadline - mlw_monotonic() : m->llm.timeout_s;
+    if (m->llm.url != NULL && nc > 0 && left < 0.05) {
+        d->llm = LLM_OUTCOME_SKIPPED;
+        metrics_count(METRICS_LLM_CALLS, llm_outcome_name(d->llm), 1);
+        if (o < sizeof d->why)
+            o += (size_t)snprintf(d->why + o, sizeof d->why - o,
+                                  "; llm skipped: the batch's reranker time is spent"
+                                  " (embedding decision kept)");
+    } else if (m->llm.url != NULL && nc > 0) {
+        struct llm_opts lo = m->llm;
+        if (left < lo.timeout_s)
+            lo.timeout_s = left;
         struct llm_candidate offer[LLM_MAX_OFFERED];
         size_t no = nc < LLM_MAX_OFFERED ? nc : LLM_MAX_OFFERED;
         for (size_t i = 0; i < no; i++) {
@@ -542,7 +559,7 @@ static int mc_decide_uncached(struct mlctx *m, const struct mlctx_query *q,
         }
         long pick = -1;
         char detail[LLM_DETAIL_LEN];
-        d->llm = llm_rerank_call(&m->llm, q->name, q->unit, q->context, offer, no, &pick,
+        d->llm = llm_rerank_call(&lo, q->name, q->unit, q->context, offer, no, &pick,
                                  detail, sizeof detail);
         metrics_count(METRICS_LLM_CALLS, llm_outcome_name(d->llm), 1);
         const char *verdict = "embedding decision kept";
@@ -609,6 +626,11 @@ out:
     return rc;
 }
 
+void mlctx_llm_budget_start(void)
+{
+    tl_llm_deadline = g_opt.llm_url != NULL ? mlw_monotonic() + g_opt.llm_batch_seconds : 0;
+}
+
 int mlctx_decide(struct mlctx *m, const struct mlctx_query *q, struct mlctx_decision *d,
                  struct mlw_err *err)
 {
@@ -619,9 +641,9 @@ int mlctx_decide(struct mlctx *m, const struct mlctx_query *q, struct mlctx_deci
         return MLW_OK;
     }
     int rc = mc_decide_uncached(m, q, d, err);
-    /* a reranker that failed is asked again next time */
+    /* a reranker that failed or was skipped is asked again next time */
     if (rc == MLW_OK && key != NULL && d->llm != LLM_OUTCOME_ERROR &&
-        d->llm != LLM_OUTCOME_TIMEOUT) {
+        d->llm != LLM_OUTCOME_TIMEOUT && d->llm != LLM_OUTCOME_SKIPPED) {
         mc_cache_put(m, key, d);
         key = NULL;
     }

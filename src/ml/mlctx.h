@@ -48,6 +48,7 @@ struct mlctx_opts {
     double min_score;           /* labmap acceptance threshold */
     double category_min_score;
     double llm_min_score;
+    double llm_batch_seconds;   /* reranker time per batch (mlctx_llm_budget_start); <= 0: 30 */
     struct llm_opts llm;        /* strings copied; url NULL = off */
 };
 
@@ -91,6 +92,18 @@ struct mlctx_decision {
     enum llm_outcome llm;          /* what the reranker did */
     char why[MLCTX_WHY_LEN];       /* one line */
 };
+
+/*
+** The reranker's time budget for the calling thread's current batch. The
+** lab pipeline calls this as each batch's write transaction begins: all
+** reranker calls of that transaction together may take at most
+** ML_WORKER_LLM_BATCH_SECONDS (each call's timeout is cut to what is left), so
+** a slow chat endpoint cannot hold the transaction's locks for
+** (names x timeout). Names decided after the budget is spent keep the
+** embedding decision (llm "skipped"; not cached, so asked again when the
+** name comes back). No-op without a reranker.
+*/
+void mlctx_llm_budget_start(void);
 
 /*
 ** Decide one name (see the top of this file). Thread-safe. Returns MLW_OK,

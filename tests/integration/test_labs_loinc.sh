@@ -323,6 +323,47 @@ fi
 kill "$FAKE_PID" 2>/dev/null
 FAKE_PID=
 
+echo "# the reranker's time per batch (ML_WORKER_LLM_BATCH_SECONDS)"
+# A slow answer first: its call is cut to the batch's 1 s budget, and the names
+# after it in the same batch are not sent (embedding decision kept, "skipped").
+"$PY" - "$TMP/names.tsv" "$TMP/plan2.json" "$TMP/llm_names2" <<'EOF'
+import json, sys
+names = [l.rstrip("\n").split("\t") for l in open(sys.argv[1], encoding="utf-8")]
+loinc = [n for n in names if n[0] == "loinc"][50:56]
+json.dump({loinc[0][1]: {"sleep": 4}}, open(sys.argv[2], "w"))
+with open(sys.argv[3], "w") as f:
+    for n in loinc:
+        f.write("%s\t%s\n" % (n[1], n[2]))
+EOF
+"$PY" "$SRC/tests/integration/fake_llm.py" "$TMP/plan2.json" "$TMP/port2" "$TMP/llm2.jsonl" &
+FAKE_PID=$!
+for _ in $(seq 50); do [ -s "$TMP/port2" ] && break; sleep 0.1; done
+rm -f "$TMP/b.db" && DATABASE_URL="sqlite:///$TMP/b.db" "$MLW" migrate > /dev/null 2>&1
+"$PY" - "$TMP/b.db" "$TMP/llm_names2" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for line in open(sys.argv[2], encoding="utf-8"):
+    db.execute("INSERT INTO lab_reports (user_id, test_name, test_value, test_unit, test_date)"
+               " VALUES (3, ?, '1', NULL, '2024-05-01')", (line.split("\t")[0],))
+db.commit()
+EOF
+t0=$(date +%s)
+run "$TMP/b.db" "$TMP/b.log" ML_WORKER_LLM_URL="http://127.0.0.1:$(cat "$TMP/port2")/v1" \
+    OPENAI_API_KEY="$KEY" ML_WORKER_LLM_TIMEOUT=5 ML_WORKER_LLM_BATCH_SECONDS=1 ||
+    bad "worker with a 1 s reranker budget: $(tail -n 3 "$TMP/b.log")"
+t1=$(date +%s)
+sent=$(grep -c '"path"' "$TMP/llm2.jsonl" 2>/dev/null)
+skipped=$(q "$TMP/b.db" "SELECT count(*) FROM lab_report_categorized WHERE match_reason LIKE '%llm skipped%'
+          AND loinc_source = 'embedding'")
+unresolved=$(q "$TMP/b.db" "SELECT count(*) FROM lab_report_categorized WHERE match_kind = 'none'")
+[ "${sent:-0}" = 1 ] && [ "$skipped" -ge 1 ] && [ "$skipped" = $((unresolved - 1)) ] &&
+    ok "budget spent by the first (slow) call: 1 request sent, $skipped later names kept the embedding decision (llm skipped)" ||
+    bad "1 s budget: $sent requests, $skipped skipped of $unresolved unresolved"
+[ $((t1 - t0)) -lt 4 ] && ok "the slow call was cut to the batch budget (run took $((t1 - t0)) s < its 4 s answer)" ||
+    bad "run with a 1 s budget took $((t1 - t0)) s"
+kill "$FAKE_PID" 2>/dev/null
+FAKE_PID=
+
 echo "# start-up errors"
 newdb "$TMP/e.db" garbage
 expect_fail() { # DESC PATTERN VAR=value...
