@@ -36,7 +36,7 @@ static const struct command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "BERT WordPiece tokenization of stdin lines (--vocab FILE)", 1},
     {"embed-ids", cmd_embed_ids, "BERT sentence embeddings of token-id lines (--model DIR)", 1},
     {"embed", cmd_embed, "BERT sentence embeddings of texts (--model DIR [--dtype D] TEXT...)", 1},
-    {"loinc", cmd_loinc, "LOINC vector index: build from Loinc.csv, search candidates", 1},
+    {"loinc", cmd_loinc, "LOINC vector index: build from Loinc.csv, search, calibrate the threshold", 1},
     {"model", cmd_model, "model directory: info, or convert pytorch_model.bin to safetensors", 1},
     {"recompute", cmd_recompute, "rebuild categorized rows and aggregates from raw rows", 0},
     {"verify", cmd_verify, "recompute in memory, compare with what is stored", 0},
