@@ -4,6 +4,13 @@
 #include "jobs/labs_job.h"
 #include "ml/mlctx.h"
 
+int cli_ml_start_no_reranker(const struct config *cfg, int *loaded, struct mlw_err *err)
+{
+    struct config c = *cfg; /* shallow: only read, never freed */
+    c.llm_url = NULL;
+    return cli_ml_start(&c, loaded, err);
+}
+
 int cli_ml_start(const struct config *cfg, int *loaded, struct mlw_err *err)
 {
     *loaded = 0;

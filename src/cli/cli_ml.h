@@ -19,4 +19,9 @@
 */
 int cli_ml_start(const struct config *cfg, int *loaded, struct mlw_err *err);
 
+/* The same without the chat reranker (ML_WORKER_LLM_URL ignored): verify and
+ * recompute must not depend on a remote model's answers, which are not
+ * reproducible; rows the reranker shaped are taken as stored (ops/diff.c). */
+int cli_ml_start_no_reranker(const struct config *cfg, int *loaded, struct mlw_err *err);
+
 #endif

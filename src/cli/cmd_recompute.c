@@ -192,7 +192,7 @@ static int start_ml(const char *cmd, const struct ops_args *a, int *loaded)
     if (config_load(&cfg, env, problems, sizeof problems) != MLW_OK) {
         cli_print_problems(problems);
         rc = 1;
-    } else if (cli_ml_start(&cfg, loaded, &err) != MLW_OK) {
+    } else if (cli_ml_start_no_reranker(&cfg, loaded, &err) != MLW_OK) {
         fprintf(stderr, "mlworker %s: cannot start the ML engine (LOINC_ENABLED=1): %s\n", cmd,
                 err.msg);
         rc = 1;
@@ -211,6 +211,11 @@ static void print_ml_note(const struct ops_report *rep)
                "LOINC code, category and ML columns were taken as stored (not checked); set "
                "LOINC_ENABLED=1 and the model variables as for `run` to check them\n",
                (long long)rep->total.ml_unchecked);
+    if (rep->total.llm_unchecked)
+        printf("note: %lld lab row(s) were decided with the chat reranker, which verify and "
+               "recompute never call (its answers are not reproducible): their LOINC code, "
+               "category and ML columns were taken as stored (not checked)\n",
+               (long long)rep->total.llm_unchecked);
 }
 
 static void print_tables(const struct ops_report *rep, const char *verb_changed)

@@ -1116,13 +1116,15 @@ static int diff_nutrition(struct dctx *x)
 enum { LC_ID, LC_USER, LC_NAME, LC_CAT, LC_VALUE, LC_UNIT, LC_RANGE, LC_STATUS, LC_DATE,
        LC_CREATED, LC_OLD_DATE, LC_LAB, LC_ADDRESS, LC_PHYSICIAN, LC_REPORT_DATE, LC_NOTES,
        LC_METHOD, LC_DOC, LC_CONFIDENCE, LC_RAW_TEXT, LC_CSTATUS, LC_REASON, LC_S_LOINC,
-       LC_S_CATEGORY, LC_S_LSRC, LC_S_LSCORE, LC_S_REVIEW, LC_S_CSRC, LC_S_CSCORE };
+       LC_S_CATEGORY, LC_S_LSRC, LC_S_LSCORE, LC_S_REVIEW, LC_S_CSRC, LC_S_CSCORE,
+       LC_S_WHY };
 #define LAB_EXTRA_ML                                                                        \
     "r.categorization_status, r.failure_reason, c.loinc_code, c.inferred_test_category,"    \
-    " c.loinc_source, c.loinc_score, c.needs_review, c.category_source, c.category_score"
+    " c.loinc_source, c.loinc_score, c.needs_review, c.category_source, c.category_score,"  \
+    " c.match_reason"
 #define LAB_EXTRA_NO_ML                                                                     \
     "r.categorization_status, r.failure_reason, c.loinc_code, c.inferred_test_category,"    \
-    " NULL, NULL, NULL, NULL, NULL"
+    " NULL, NULL, NULL, NULL, NULL, NULL"
 
 /* Did the ML step decide this stored copy? (any ML provenance) */
 static int stored_ml(const struct store_rows *raw, size_t i)
@@ -1133,6 +1135,14 @@ static int stored_ml(const struct store_rows *raw, size_t i)
            store_cell(raw, i, LC_S_CSRC)->type != SV_NULL ||
            store_cell(raw, i, LC_S_CSCORE)->type != SV_NULL ||
            (rv->type != SV_NULL && sv_as_int(rv) != 0);
+}
+
+/* Did the chat reranker shape this stored copy? (its outcome is in the
+ * explanation: "; llm picked: ...", "; llm no_match: ...", ...) */
+static int stored_llm(const struct store_rows *raw, size_t i)
+{
+    const char *why = sv_as_text(store_cell(raw, i, LC_S_WHY));
+    return why != NULL && strstr(why, "; llm ") != NULL;
 }
 
 /* Does this database have the ML provenance columns (migration 004)? */
@@ -1312,11 +1322,16 @@ static int diff_labs(struct dctx *x)
                                sv_int(e.needs_review),
                                sv_text(e.category_source),
                                e.has_category_score ? sv_real(e.category_score) : sv_null()};
-        if (e.ml_off && stored_ml(&raw, i)) {
-            /* The ML step decided this row, and it is off here: take its
-             * decision as stored (not checked); the buckets are still
-             * checked against it. */
-            x->c->ml_unchecked++;
+        int off = e.ml_off && stored_ml(&raw, i);
+        if (off || stored_llm(&raw, i)) {
+            /* The ML step decided this row and is off here, or the chat
+             * reranker (never called by operator tools: its answers are
+             * not reproducible) had a say: take the decision as stored
+             * (not checked); the buckets are still checked against it. */
+            if (off)
+                x->c->ml_unchecked++;
+            else
+                x->c->llm_unchecked++;
             static const int from[6] = {LC_S_LOINC, LC_S_LSRC, LC_S_LSCORE, LC_S_REVIEW,
                                         LC_S_CSRC, LC_S_CSCORE};
             static const int to[6] = {3, 11, 12, 13, 14, 15};
@@ -1462,6 +1477,7 @@ void ops_counts_add(struct ops_counts *a, const struct ops_counts *b)
     a->stale += b->stale;
     a->missing += b->missing;
     a->ml_unchecked += b->ml_unchecked;
+    a->llm_unchecked += b->llm_unchecked;
 }
 
 static const char *const USER_TABLES[3][6] = {

@@ -74,6 +74,8 @@ struct ops_counts {
     int64_t mismatched, stale, missing;
     int64_t ml_unchecked;      /* lab rows the ML step decided, taken as stored: the ML
                                 * engine is off in this process (LOINC_ENABLED unset) */
+    int64_t llm_unchecked;     /* lab rows the chat reranker shaped, taken as stored:
+                                * operator tools never call it (not reproducible) */
 };
 
 /* Add b to a. */

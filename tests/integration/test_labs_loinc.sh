@@ -320,6 +320,19 @@ if grep -qF "$KEY" "$TMP/l.log" || grep -aqF "$KEY" "$TMP/l.db"; then
 else
     ok "the API key appears in neither the worker's log nor the database"
 fi
+# verify never calls the reranker: rows it shaped are taken as stored
+before=$(wc -l < "$TMP/llm.jsonl")
+env DATABASE_URL="sqlite:///$TMP/l.db" LOINC_ENABLED=1 ML_WORKER_MODEL_DIR="$TMP/tiny" \
+    ML_WORKER_LOINC_INDEX="$TMP/loinc.idx" ML_WORKER_CATEGORY_MIN_SCORE=0.9999 \
+    ML_WORKER_LLM_URL="http://127.0.0.1:$PORT/v1/" OPENAI_API_KEY="$KEY" \
+    timeout 120 "$MLW" verify > "$TMP/lv.log" 2>&1
+vrc=$?
+after=$(wc -l < "$TMP/llm.jsonl")
+if [ "$vrc" = 0 ] && [ "$before" = "$after" ] && grep -q "decided with the chat reranker" "$TMP/lv.log"; then
+    ok "verify passes on reranker-decided rows without calling the endpoint (taken as stored, with a note)"
+else
+    bad "verify with a reranker configured: exit $vrc, requests $before -> $after: $(tail -n 3 "$TMP/lv.log")"
+fi
 kill "$FAKE_PID" 2>/dev/null
 FAKE_PID=
 
