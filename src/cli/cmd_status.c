@@ -1,7 +1,10 @@
 /* cmd_status.c - `mlworker status`: is the worker keeping up? */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "cli/commands.h"
 #include "core/config.h"
@@ -24,20 +27,44 @@ static void fmt_age(double s, char *out, size_t cap)
         snprintf(out, cap, "%.1fd", s / 86400);
 }
 
-/* s as a JSON string literal (quotes, backslashes and control characters
- * escaped). */
-static void print_json_string(const char *s)
+/* The status as one JSON object (cJSON escapes every string). NULL: out of memory. */
+static char *status_json(const char *database, const struct ops_status *s, const struct queue *q,
+                         const char *qerr, const struct queue_depth *qd)
 {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
+    cJSON *o = cJSON_CreateObject(), *doms = NULL, *qo = NULL;
+    int ok = o && cJSON_AddStringToObject(o, "database", database) &&
+             cJSON_AddNumberToObject(o, "schema_version", s->schema_version) &&
+             cJSON_AddNumberToObject(o, "schema_latest", s->schema_latest) &&
+             cJSON_AddNumberToObject(o, "pending_migrations", s->pending_migrations) &&
+             (doms = cJSON_AddObjectToObject(o, "domains"));
+    for (int d = 0; ok && d < 3; d++) {
+        const struct ops_domain_status *x = &s->d[d];
+        if (!x->available)
+            continue;
+        cJSON *j = cJSON_AddObjectToObject(doms, x->name);
+        ok = j && cJSON_AddNumberToObject(j, "pending", (double)x->pending) &&
+             cJSON_AddNumberToObject(j, "processing", (double)x->processing) &&
+             cJSON_AddNumberToObject(j, "failed", (double)x->failed) &&
+             cJSON_AddNumberToObject(j, "completed", (double)x->completed) &&
+             (x->oldest_pending_age < 0
+                  ? cJSON_AddNullToObject(j, "oldest_pending_age_s") != NULL
+                  : cJSON_AddNumberToObject(j, "oldest_pending_age_s",
+                                            round(x->oldest_pending_age)) != NULL);
     }
-    putchar('"');
+    if (ok && !q && !qerr[0])
+        ok = cJSON_AddNullToObject(o, "queue") != NULL;
+    else if (ok && qerr[0])
+        ok = (qo = cJSON_AddObjectToObject(o, "queue")) &&
+             cJSON_AddStringToObject(qo, "error", "see stderr");
+    else if (ok)
+        ok = (qo = cJSON_AddObjectToObject(o, "queue")) &&
+             cJSON_AddNumberToObject(qo, "visible", (double)qd->visible) &&
+             cJSON_AddNumberToObject(qo, "in_flight", (double)qd->in_flight) &&
+             cJSON_AddNumberToObject(qo, "delayed", (double)qd->delayed) &&
+             cJSON_AddNumberToObject(qo, "dead", (double)qd->dead);
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
 }
 
 int cmd_status(int argc, char **argv)
@@ -95,36 +122,14 @@ int cmd_status(int argc, char **argv)
             snprintf(qerr, sizeof qerr, "%s", e.msg);
         }
     }
+    int oom = 0;
     if (json) {
-        printf("{\"database\": ");
-        print_json_string(db.display);
-        printf(", \"schema_version\": %d, \"schema_latest\": %d, \"pending_migrations\": %d,"
-               " \"domains\": {",
-               s.schema_version, s.schema_latest, s.pending_migrations);
-        int first = 1;
-        for (int d = 0; d < 3; d++) {
-            const struct ops_domain_status *x = &s.d[d];
-            if (!x->available)
-                continue;
-            printf("%s\"%s\": {\"pending\": %lld, \"processing\": %lld, \"failed\": %lld,"
-                   " \"completed\": %lld, \"oldest_pending_age_s\": ",
-                   first ? "" : ", ", x->name, (long long)x->pending, (long long)x->processing,
-                   (long long)x->failed, (long long)x->completed);
-            if (x->oldest_pending_age < 0)
-                printf("null}");
-            else
-                printf("%.0f}", x->oldest_pending_age);
-            first = 0;
-        }
-        printf("}, \"queue\": ");
-        if (!q && !qerr[0])
-            printf("null");
-        else if (qerr[0])
-            printf("{\"error\": \"see stderr\"}");
+        char *text = status_json(db.display, &s, q, qerr, &qd);
+        if (text)
+            printf("%s\n", text);
         else
-            printf("{\"visible\": %lld, \"in_flight\": %lld, \"delayed\": %lld, \"dead\": %lld}",
-                   qd.visible, qd.in_flight, qd.delayed, qd.dead);
-        printf("}\n");
+            oom = fprintf(stderr, "mlworker status: out of memory\n") != 0;
+        cJSON_free(text);
     } else {
         printf("database   %s\n", db.display);
         printf("schema     version %d of %d%s", s.schema_version, s.schema_latest,
@@ -157,5 +162,5 @@ int cmd_status(int argc, char **argv)
     queue_close(q);
     store_close(st);
     config_db_free(&db);
-    return qerr[0] ? 1 : 0;
+    return qerr[0] || oom ? 1 : 0;
 }
