@@ -431,7 +431,7 @@ static int load_status(struct store *st, int64_t user, int have_labs, struct rep
          "SELECT failure_reason, count(*), count(*) OVER () FROM nutrition_raw_data"
          " WHERE aggregation_status = 'failed' AND user_id = ? GROUP BY failure_reason"},
         {"SELECT count(*) FROM lab_reports WHERE user_id = ? AND categorization_status IN"
-         " ('pending', 'processing')",
+         " ('pending', 'queued', 'processing')",
          "SELECT count(*) FROM lab_reports WHERE user_id = ? AND categorization_status = 'failed'",
          "SELECT count(*) FROM lab_reports WHERE user_id = ?"
          " AND categorization_status = 'insufficient'",
