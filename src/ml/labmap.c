@@ -8,8 +8,8 @@
 
 #include "ml/loinc.h"
 
-#define LM_MAX_WORDS 48
-#define LM_WORD_MAX 40
+#define LM_MAX_WORDS LABMAP_MAX_WORDS
+#define LM_WORD_MAX LABMAP_WORD_MAX
 
 struct lm_words {
     char w[LM_MAX_WORDS][LM_WORD_MAX];
@@ -33,10 +33,9 @@ static int lm_word_char(unsigned char ch)
            ch >= 0x80;
 }
 
-/* Distinct words of s; skip_brackets: leave out text inside [...]. */
-static void lm_split(const char *s, int skip_brackets, struct lm_words *out)
+int labmap_words(const char *s, int skip_brackets, char (*out)[LABMAP_WORD_MAX], int max)
 {
-    out->n = 0;
+    int n = 0;
     int depth = 0;
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
@@ -63,14 +62,21 @@ static void lm_split(const char *s, int skip_brackets, struct lm_words *out)
             p++;
         }
         w[k] = '\0';
-        if ((skip_brackets && depth > 0) || lm_is_stop(w) || out->n == LM_MAX_WORDS)
+        if ((skip_brackets && depth > 0) || lm_is_stop(w) || n == max)
             continue;
         int dup = 0;
-        for (int i = 0; i < out->n && !dup; i++)
-            dup = strcmp(out->w[i], w) == 0;
+        for (int i = 0; i < n && !dup; i++)
+            dup = strcmp(out[i], w) == 0;
         if (!dup)
-            memcpy(out->w[out->n++], w, k + 1);
+            memcpy(out[n++], w, k + 1);
     }
+    return n;
+}
+
+/* Distinct words of s; skip_brackets: leave out text inside [...]. */
+static void lm_split(const char *s, int skip_brackets, struct lm_words *out)
+{
+    out->n = labmap_words(s, skip_brackets, out->w, LM_MAX_WORDS);
 }
 
 static int lm_has(const struct lm_words *s, const char *w)

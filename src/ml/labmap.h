@@ -110,4 +110,13 @@ int labmap_rank(const struct labmap_query *q, const struct labmap_candidate *c, 
  * loinc_specimen_match() reads; NULL when it says nothing usable. */
 const char *labmap_specimen_words(const char *labcat_specimen);
 
+/* The words labmap compares: the distinct ASCII-lower-cased runs of letters,
+ * digits and non-ASCII bytes of s, stop words ("of", "in", ...) left out, at
+ * most max, each cut to LABMAP_WORD_MAX - 1 bytes; skip_brackets: leave out
+ * text inside [...]. Returns how many it wrote to w. (The ML engine indexes
+ * LOINC names by the same words.) */
+#define LABMAP_MAX_WORDS 48
+#define LABMAP_WORD_MAX 40
+int labmap_words(const char *s, int skip_brackets, char (*w)[LABMAP_WORD_MAX], int max);
+
 #endif

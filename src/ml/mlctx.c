@@ -21,8 +21,8 @@
 
 #define MC_K_COS 50       /* candidates by cosine */
 #define MC_K_LEX 50       /* candidates by shared words */
-#define MC_MAX_WORDS 48
-#define MC_WORD_MAX 40
+#define MC_MAX_WORDS LABMAP_MAX_WORDS
+#define MC_WORD_MAX LABMAP_WORD_MAX
 #define MC_CACHE_SLOTS 4096
 #define MC_BATCH 32
 
@@ -70,44 +70,6 @@ int mlctx_configure(const struct mlctx_opts *o, struct mlw_err *err)
 }
 
 /* ---- words ------------------------------------------------------------------ */
-
-static const char *const mc_stop[] = {"in", "by", "or", "and", "of", "the", "on", "for",
-                                      "from", "with", "at", "to", "per"};
-
-static int mc_word_char(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch >= 0x80;
-}
-
-/* Distinct words of s (lower-cased, stop words left out): as labmap reads them. */
-static int mc_words(const char *s, char w[][MC_WORD_MAX], int max)
-{
-    int n = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        if (!mc_word_char(*p)) {
-            p++;
-            continue;
-        }
-        char x[MC_WORD_MAX];
-        size_t k = 0;
-        while (*p && mc_word_char(*p)) {
-            if (k + 1 < sizeof x)
-                x[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-            p++;
-        }
-        x[k] = '\0';
-        int skip = n == max;
-        for (size_t i = 0; i < sizeof mc_stop / sizeof mc_stop[0] && !skip; i++)
-            skip = strcmp(x, mc_stop[i]) == 0;
-        for (int i = 0; i < n && !skip; i++)
-            skip = strcmp(w[i], x) == 0;
-        if (!skip)
-            memcpy(w[n++], x, k + 1);
-    }
-    return n;
-}
 
 static uint64_t mc_hash(const char *s)
 {
@@ -232,7 +194,7 @@ static int mc_build_words(struct mlctx *m, struct mlw_err *err)
         return mlw_err_set(err, MLW_ENOMEM, "out of memory indexing LOINC names");
     char w[MC_MAX_WORDS][MC_WORD_MAX];
     for (size_t r = 0; r < n; r++) {
-        int k = mc_words(index_field(&m->idx, r, m->f_name), w, MC_MAX_WORDS);
+        int k = labmap_words(index_field(&m->idx, r, m->f_name), 0, w, MC_MAX_WORDS);
         m->row_words[r] = (uint8_t)(k > 255 ? 255 : k);
         for (int i = 0; i < k; i++) {
             struct mc_posting *p = mc_post_find(m, w[i], 1);
@@ -488,7 +450,7 @@ static int mc_decide_uncached(struct mlctx *m, const struct mlctx_query *q,
     for (size_t r = 0; r < n; r++)
         mc_top_add(&tc, r, (double)scores[r] - (double)r * 1e-12);
     char w[MC_MAX_WORDS][MC_WORD_MAX];
-    int nw = mc_words(q->name, w, MC_MAX_WORDS);
+    int nw = labmap_words(q->name, 0, w, MC_MAX_WORDS);
     for (int i = 0; i < nw; i++) {
         struct mc_posting *p = mc_post_find(m, w[i], 0);
         for (uint32_t j = 0; p && j < p->n; j++)
