@@ -391,27 +391,11 @@ int cmd_dlq(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!queue_url)
-        queue_url = getenv("ML_WORKER_SQS_QUEUE_URL");
-    if (!queue_url || !*queue_url) {
-        fprintf(stderr, "mlworker dlq: no queue: set ML_WORKER_SQS_QUEUE_URL or pass --queue-url\n");
-        return 1;
-    }
     struct mlw_err err = {0};
     struct db_target db;
-    memset(&db, 0, sizeof db);
-    if (queue_kind_of_url(queue_url) == QUEUE_KIND_DB && config_db_target(&db, env, &err) != MLW_OK) {
-        fprintf(stderr, "mlworker dlq: %s\n", err.msg);
-        return 1;
-    }
-    struct queue_options qo = {env, "us-east-1", db.location ? &db : NULL, 0};
     struct queue *q = NULL, *dlq = NULL;
-    if (queue_open(queue_url, &qo, &q, &err) != MLW_OK) {
-        fprintf(stderr, "mlworker dlq: %s\n", err.msg);
-        config_db_free(&db);
+    if (cli_open_queue(queue_url, &q, &db, "dlq"))
         return 1;
-    }
-    queue_set_stop_fn(q, NULL);
     int status;
     if (queue_dbqueue(q)) {
         status = db_dlq(q, redrive, max, max_given, dry_run);
@@ -430,6 +414,7 @@ int cmd_dlq(int argc, char **argv)
         fprintf(stderr, "mlworker dlq: DLQ %s (maxReceiveCount %d)\n", dlq_url,
                 pol.max_receive_count);
     }
+    struct queue_options qo = {env, "us-east-1", NULL, 0}; /* the DLQ of an SQS queue */
     if (queue_open(dlq_url, &qo, &dlq, &err) != MLW_OK) {
         fprintf(stderr, "mlworker dlq: %s\n", err.msg);
         free(derived);

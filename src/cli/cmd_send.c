@@ -276,10 +276,7 @@ static char *read_all(const char *path, size_t *len)
     return b.p;
 }
 
-/* The queue named by --queue-url or ML_WORKER_SQS_QUEUE_URL: SQS, or a
- * database queue ("db" = the database DATABASE_URL & co. name). *db gets
- * that database target (freed by the caller with config_db_free). */
-static int open_queue(const char *url_opt, struct queue **q, struct db_target *db, const char *cmd)
+int cli_open_queue(const char *url_opt, struct queue **q, struct db_target *db, const char *cmd)
 {
     const char *url = url_opt ? url_opt : getenv("ML_WORKER_SQS_QUEUE_URL");
     memset(db, 0, sizeof *db);
@@ -458,7 +455,7 @@ int cmd_send(int argc, char **argv)
                                .delay_seconds = delay};
     struct queue *q = NULL;
     struct db_target db;
-    if (open_queue(queue_url, &q, &db, "send")) {
+    if (cli_open_queue(queue_url, &q, &db, "send")) {
         free(b.p);
         return 1;
     }
@@ -549,7 +546,7 @@ int cmd_queue(int argc, char **argv)
                                                    : getenv("AWS_ENDPOINT_URL");
     struct queue *q = NULL;
     struct db_target db;
-    if (open_queue(queue_url, &q, &db, "queue"))
+    if (cli_open_queue(queue_url, &q, &db, "queue"))
         return 1;
     struct mlw_err err = {0};
     int rc = MLW_OK;

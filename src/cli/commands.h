@@ -25,6 +25,13 @@ int cmd_report(int argc, char **argv); /* src/cli/cmd_report.c: one user's HTML 
 
 /* Shared by commands: config problems, one line each, then exit 1. */
 void cli_print_problems(const char *problems);
+/* The queue named by url_opt (--queue-url) or ML_WORKER_SQS_QUEUE_URL: SQS,
+ * or a database queue ("db" = the database DATABASE_URL & co. name). *db
+ * gets that database target (the caller frees it with config_db_free). 0, or
+ * 1 after a message naming cmd (cmd_send.c). */
+struct queue;
+struct db_target;
+int cli_open_queue(const char *url_opt, struct queue **q, struct db_target *db, const char *cmd);
 /* Does argv hold -h/--help? */
 int cli_wants_help(int argc, char **argv);
 
