@@ -143,40 +143,6 @@ static int parse_args(int argc, char **argv, const char *cmd, struct ops_args *a
     return 0;
 }
 
-static int open_db(const char *cmd, struct db_target *db, struct store **st)
-{
-    struct mlw_err err = {0};
-    if (config_db_target(db, env, &err) != MLW_OK) {
-        fprintf(stderr, "mlworker %s: configuration error: %s\n", cmd, err.msg);
-        return 1;
-    }
-    if (store_open(db, st, &err) != MLW_OK) {
-        fprintf(stderr, "mlworker %s: cannot open the database (%s): %s\n", cmd, db->origin,
-                err.msg);
-        config_db_free(db);
-        return 1;
-    }
-    int version = 0;
-    if (store_schema_version(*st, &version, &err) != MLW_OK || version == 0) {
-        fprintf(stderr, "mlworker %s: %s has no mlworker schema (run `mlworker migrate`)%s%s\n",
-                cmd, db->display, err.msg[0] ? ": " : "", err.msg);
-        store_close(*st);
-        config_db_free(db);
-        return 1;
-    }
-    /* The comparison is with what this binary's pipelines write, columns of
-     * every migration included: an older schema must be migrated first. */
-    int latest = store_schema_latest((*st)->dialect);
-    if (version < latest) {
-        fprintf(stderr, "mlworker %s: %s is at schema version %d of %d (run `mlworker migrate` first)\n",
-                cmd, db->display, version, latest);
-        store_close(*st);
-        config_db_free(db);
-        return 1;
-    }
-    return 0;
-}
-
 /* The lab pipeline's ML engine, started as `run` starts it (LOINC_ENABLED=1
  * and the model variables), so the labs compared or repaired get the
  * decisions run would store. 0 (*loaded set), or 1 after a message. */
@@ -257,7 +223,7 @@ int cmd_recompute(int argc, char **argv)
     }
     struct db_target db;
     struct store *st;
-    if (open_db("recompute", &db, &st)) {
+    if (cli_open_store("recompute", CLI_SCHEMA_LATEST, &db, &st)) {
         free(a);
         return 1;
     }
@@ -380,7 +346,7 @@ int cmd_verify(int argc, char **argv)
     }
     struct db_target db;
     struct store *st;
-    if (open_db("verify", &db, &st)) {
+    if (cli_open_store("verify", CLI_SCHEMA_LATEST, &db, &st)) {
         free(a);
         return 1;
     }

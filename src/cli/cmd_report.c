@@ -671,7 +671,6 @@ int report_build_file(struct store *st, const struct report_request *rq,
 
 /* ---- the command ---- */
 
-static const char *env(const char *name) { return getenv(name); }
 
 static void report_usage(FILE *f)
 {
@@ -744,35 +743,21 @@ int cmd_report(int argc, char **argv)
     }
     struct db_target db;
     struct mlw_err err = {0};
-    if (config_db_target(&db, env, &err) != MLW_OK) {
-        fprintf(stderr, "mlworker: configuration error: %s\n", err.msg);
-        return 1;
-    }
     struct store *st;
-    if (store_open(&db, &st, &err) != MLW_OK) {
-        fprintf(stderr, "mlworker report: cannot open the database (%s): %s\n", db.origin,
-                err.msg);
-        config_db_free(&db);
+    if (cli_open_store("report", CLI_SCHEMA_SOME, &db, &st))
         return 1;
-    }
-    int version = 0, rc = 1;
-    if (store_schema_version(st, &version, &err) != MLW_OK || version == 0) {
-        fprintf(stderr, "mlworker report: %s has no mlworker schema%s%s (run `mlworker migrate`)\n",
-                db.display, err.msg[0] ? ": " : "", err.msg);
+    int rc = 1;
+    struct report_result res = {0};
+    if (report_build_file(st, &rq, &res, &err) != MLW_OK) {
+        fprintf(stderr, "mlworker report: %s\n", err.msg);
     } else {
-        struct report_result res = {0};
-        if (report_build_file(st, &rq, &res, &err) != MLW_OK) {
-            fprintf(stderr, "mlworker report: %s\n", err.msg);
-        } else {
-            char a[MLW_DATE_LEN], b[MLW_DATE_LEN];
-            mlw_date_format(res.from, a);
-            mlw_date_format(res.to, b);
-            static const char *const LV[] = {"daily", "weekly", "monthly"};
-            printf("mlworker report: wrote %s (%zu bytes; user %lld, %s to %s, %s) in %.3f s\n",
-                   rq.out_path, res.bytes, (long long)rq.user_id, a, b, LV[res.level],
-                   res.seconds);
-            rc = 0;
-        }
+        char a[MLW_DATE_LEN], b[MLW_DATE_LEN];
+        mlw_date_format(res.from, a);
+        mlw_date_format(res.to, b);
+        static const char *const LV[] = {"daily", "weekly", "monthly"};
+        printf("mlworker report: wrote %s (%zu bytes; user %lld, %s to %s, %s) in %.3f s\n",
+               rq.out_path, res.bytes, (long long)rq.user_id, a, b, LV[res.level], res.seconds);
+        rc = 0;
     }
     store_close(st);
     config_db_free(&db);

@@ -87,16 +87,9 @@ int cmd_status(int argc, char **argv)
     }
     struct db_target db;
     struct mlw_err err = {0};
-    if (config_db_target(&db, env, &err) != MLW_OK) {
-        fprintf(stderr, "mlworker status: configuration error: %s\n", err.msg);
-        return 1;
-    }
     struct store *st;
-    if (store_open(&db, &st, &err) != MLW_OK) {
-        fprintf(stderr, "mlworker status: cannot open the database (%s): %s\n", db.origin, err.msg);
-        config_db_free(&db);
+    if (cli_open_store("status", CLI_SCHEMA_ANY, &db, &st))
         return 1;
-    }
     struct ops_status s;
     if (ops_status_read(st, &s, &err) != MLW_OK) {
         fprintf(stderr, "mlworker status: %s\n", err.msg);

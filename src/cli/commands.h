@@ -32,6 +32,15 @@ void cli_print_problems(const char *problems);
 struct queue;
 struct db_target;
 int cli_open_queue(const char *url_opt, struct queue **q, struct db_target *db, const char *cmd);
+/* Open the database DATABASE_URL & co. name (cli_store.c). need: what its
+ * schema must be: anything (status, migrate), some mlworker version (report
+ * reads tables every version has), or this binary's latest (verify and
+ * recompute compare with what this version writes). 0, or 1 after a message
+ * naming cmd (nothing left open). */
+enum cli_schema { CLI_SCHEMA_ANY, CLI_SCHEMA_SOME, CLI_SCHEMA_LATEST };
+struct store;
+int cli_open_store(const char *cmd, enum cli_schema need, struct db_target *db,
+                   struct store **st);
 /* Does argv hold -h/--help? */
 int cli_wants_help(int argc, char **argv);
 
