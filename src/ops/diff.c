@@ -114,18 +114,8 @@ static const struct tspec N_MONTHLY = {
      {"sources_included", T_TEXT}},
     27 + 5, -1, -1, -1, NULL};
 
-static const struct tspec L_CAT = {
-    "lab_report_categorized", LV_ROW, {{"id", T_INT}}, 1,
-    {{"user_id", T_INT}, {"test_name", T_TEXT}, {"test_code", T_TEXT}, {"loinc_code", T_TEXT},
-     {"test_category", T_TEXT}, {"test_value", T_TEXT}, {"test_unit", T_TEXT},
-     {"reference_range", T_TEXT}, {"test_status", T_TEXT}, {"test_date", T_DATE},
-     {"inferred_test_category", T_TEXT}},
-    11, -1, 9, -1,
-    "SELECT c.id, c.user_id, c.test_name, c.test_code, c.loinc_code, c.test_category,"
-    " c.test_value, c.test_unit, c.reference_range, c.test_status, c.test_date,"
-    " c.inferred_test_category, r.categorization_status FROM lab_report_categorized c"
-    " LEFT JOIN lab_reports r ON r.id = c.id WHERE c.user_id=?"};
-/* The same with the ML provenance columns of migration 004. */
+/* Categorized lab rows, with the ML provenance columns of migration 004 (verify
+ * and recompute run on the latest schema only: cli_open_store). */
 static const struct tspec L_CAT_ML = {
     "lab_report_categorized", LV_ROW, {{"id", T_INT}}, 1,
     {{"user_id", T_INT}, {"test_name", T_TEXT}, {"test_code", T_TEXT}, {"loinc_code", T_TEXT},
@@ -1112,7 +1102,8 @@ static int diff_nutrition(struct dctx *x)
 /* ---- labs ----------------------------------------------------------------------------- */
 
 /* labs_job_row_cols, then the raw status and reason, then the stored
- * categorized copy's decision and ML provenance (LC_S_*; NULL without it). */
+ * categorized copy's decision, ML provenance and explanation (LC_S_*; NULL
+ * when the row has no categorized copy). */
 enum { LC_ID, LC_USER, LC_NAME, LC_CAT, LC_VALUE, LC_UNIT, LC_RANGE, LC_STATUS, LC_DATE,
        LC_CREATED, LC_OLD_DATE, LC_LAB, LC_ADDRESS, LC_PHYSICIAN, LC_REPORT_DATE, LC_NOTES,
        LC_METHOD, LC_DOC, LC_CONFIDENCE, LC_RAW_TEXT, LC_CSTATUS, LC_REASON, LC_S_LOINC,
@@ -1122,9 +1113,6 @@ enum { LC_ID, LC_USER, LC_NAME, LC_CAT, LC_VALUE, LC_UNIT, LC_RANGE, LC_STATUS, 
     "r.categorization_status, r.failure_reason, c.loinc_code, c.inferred_test_category,"    \
     " c.loinc_source, c.loinc_score, c.needs_review, c.category_source, c.category_score,"  \
     " c.match_reason"
-#define LAB_EXTRA_NO_ML                                                                     \
-    "r.categorization_status, r.failure_reason, c.loinc_code, c.inferred_test_category,"    \
-    " NULL, NULL, NULL, NULL, NULL, NULL"
 
 /* Did the ML step decide this stored copy? (any ML provenance) */
 static int stored_ml(const struct store_rows *raw, size_t i)
@@ -1143,19 +1131,6 @@ static int stored_llm(const struct store_rows *raw, size_t i)
 {
     const char *why = sv_as_text(store_cell(raw, i, LC_S_WHY));
     return why != NULL && strstr(why, "; llm ") != NULL;
-}
-
-/* Does this database have the ML provenance columns (migration 004)? */
-static int have_ml_cols(struct store *st)
-{
-    struct store_rows r;
-    struct mlw_err e = {0};
-    if (store_query(st, "SELECT loinc_source, loinc_score, needs_review, category_source,"
-                        " category_score FROM lab_report_categorized WHERE 1=0",
-                    NULL, 0, &r, &e) != MLW_OK)
-        return 0;
-    store_rows_free(&r);
-    return 1;
 }
 
 struct lrow {
@@ -1270,10 +1245,8 @@ static int cmp_lab_order(const void *pa, const void *pb)
 static int diff_labs(struct dctx *x)
 {
     struct store_rows raw = {0};
-    int ml_cols = have_ml_cols(x->st);
-    const struct tspec *tcat = ml_cols ? &L_CAT_ML : &L_CAT;
-    int rc = load_raw(x, labs_job_row_cols, labs_job_row_from, "test_date",
-                      ml_cols ? LAB_EXTRA_ML : LAB_EXTRA_NO_ML, &raw);
+    const struct tspec *tcat = &L_CAT_ML;
+    int rc = load_raw(x, labs_job_row_cols, labs_job_row_from, "test_date", LAB_EXTRA_ML, &raw);
     struct lrow *rows = calloc(raw.nrows + 1, sizeof *rows);
     struct lab_agg *daily = NULL, *monthly = NULL;
     size_t nr = 0, nd = 0, nm = 0;
@@ -1567,7 +1540,7 @@ int ops_domain_available(struct store *st, enum domain d)
 int ops_labs_ml_rows(struct store *st, int64_t *n, struct mlw_err *err)
 {
     *n = 0;
-    if (!ops_domain_available(st, DOMAIN_LABS) || !have_ml_cols(st))
+    if (!ops_domain_available(st, DOMAIN_LABS))
         return MLW_OK;
     struct store_rows r;
     int rc = store_query(st,
